@@ -1,0 +1,3 @@
+module github.com/acme/polyglot/sdk/go
+
+go 1.22

@@ -1,0 +1,210 @@
+//! Command-line definitions (clap derive) and dispatch: a table of contents, nothing more.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands;
+use crate::exec::Mode;
+use crate::repo::Repo;
+use crate::report::{exit, exit_code_of, Format, Output, Problems};
+use crate::version::BumpTarget;
+
+/// Release engineering for many-product repositories: lockstep bumps, one CI lane, preflight,
+/// publish and install verification. Exit codes: 0 success, 1 a check or step failed, 2 usage or
+/// configuration error.
+#[derive(Debug, Parser)]
+#[command(name = "shiplane", version, max_term_width = 100)]
+pub struct Cli {
+    /// Run as if started in DIR (the repository holding shiplane.toml, or a directory inside it).
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// More detail (repeatable).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only warnings and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Find the repository's products and version locations and write a commented shiplane.toml.
+    Init(InitArgs),
+    /// Move every version location of every product to one new version, all or nothing.
+    Bump(BumpArgs),
+    /// List every version location with its current value, and whether they agree.
+    Versions,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Overwrite an existing shiplane.toml.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the config that would be written, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BumpArgs {
+    /// An exact version (1.4.0, 1.4.0-rc.1) or one of major, minor, patch, pre.
+    #[arg(value_name = "VERSION|major|minor|patch|pre")]
+    pub target: String,
+    /// Prerelease identifier for major/minor/patch/pre (e.g. rc, beta, alpha).
+    #[arg(long, value_name = "ID")]
+    pub pre_id: Option<String>,
+    /// Show the unified diff of every change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Proceed even when the version locations disagree: all move to the new version.
+    #[arg(long)]
+    pub force: bool,
+    /// Allow a lower version, or the same version with different build metadata.
+    #[arg(long)]
+    pub allow_downgrade: bool,
+}
+
+/// Entry point of both `shiplane` and `cargo xtask`.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::SUCCESS
+            });
+        }
+    };
+    let verbosity = if cli.quiet {
+        -1
+    } else {
+        cli.verbose.min(3) as i8
+    };
+    let out = Output::new(cli.format, verbosity);
+    match run(cli, &out) {
+        Ok(()) => ExitCode::from(exit::SUCCESS),
+        Err(error) => {
+            let code = exit_code_of(&error);
+            report_error(&error, code, &out);
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn report_error(error: &anyhow::Error, code: u8, out: &Output) {
+    let problems = error.chain().find_map(|c| c.downcast_ref::<Problems>());
+    if out.json() {
+        let value = match problems {
+            Some(p) => {
+                serde_json::json!({ "status": "error", "exit_code": code, "problems": p.problems })
+            }
+            None => {
+                serde_json::json!({ "status": "error", "exit_code": code, "problems": [{ "message": format!("{error:#}") }] })
+            }
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+        return;
+    }
+    match problems {
+        Some(p) => {
+            for problem in &p.problems {
+                eprintln!("{}", out_error(problem.to_string(), out));
+            }
+            if p.len() > 1 {
+                eprintln!("{} problems", p.len());
+            }
+        }
+        None => eprintln!("{}", out_error(format!("error: {error:#}"), out)),
+    }
+}
+
+fn out_error(text: String, out: &Output) -> String {
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) && out.color {
+        text.replacen("error:", &out.paint("error:", "31;1"), 1)
+    } else {
+        text
+    }
+}
+
+/// Dispatch a parsed command line.
+pub fn run(cli: Cli, out: &Output) -> Result<()> {
+    let start = match &cli.dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().context("reading the current directory")?,
+    };
+    if !start.is_dir() {
+        return Err(
+            crate::report::UsageError(format!("-C {}: not a directory", start.display())).into(),
+        );
+    }
+    match cli.command {
+        Command::Init(args) => commands::init::run(&start, &args, out),
+        Command::Bump(args) => {
+            let root = find_root(&start)?;
+            recover(&root, out)?;
+            let repo = Repo::load(&root)?;
+            let date = crate::edit::changelog::release_date().map_err(crate::report::UsageError)?;
+            let request = commands::bump::BumpRequest {
+                target: BumpTarget::parse(&args.target)?,
+                pre_id: args.pre_id.clone(),
+                force: args.force,
+                allow_downgrade: args.allow_downgrade,
+                date,
+            };
+            let mode = if args.dry_run {
+                Mode::DryRun
+            } else {
+                Mode::Execute
+            };
+            commands::bump::run(&repo, &request, mode, out)
+        }
+        Command::Versions => {
+            let root = find_root(&start)?;
+            recover(&root, out)?;
+            let repo = Repo::load(&root)?;
+            commands::versions::run(&repo, out)
+        }
+    }
+}
+
+/// The directory holding shiplane.toml: `start` or its nearest ancestor that has one.
+pub fn find_root(start: &Path) -> Result<PathBuf> {
+    let start = start
+        .canonicalize()
+        .with_context(|| format!("resolving {}", start.display()))?;
+    for dir in start.ancestors() {
+        if dir.join(crate::config::FILE_NAME).is_file() {
+            return Ok(dir.to_path_buf());
+        }
+    }
+    Err(Problems::one(
+        crate::report::Problem::new(format!(
+            "no shiplane.toml in {} or any parent directory",
+            start.display()
+        ))
+        .hint("run `shiplane init` in the repository root, or pass -C with the repository"),
+    )
+    .into())
+}
+
+/// Finish or roll back a write an earlier, interrupted run left behind.
+fn recover(root: &Path, out: &Output) -> Result<()> {
+    if let Some(recovery) = crate::txn::recover(root)? {
+        out.warn(recovery.to_string());
+    }
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! One module per command.
+
+pub mod bump;
+pub mod init;
+pub mod versions;

@@ -1,0 +1,644 @@
+//! `shiplane.toml`: the release configuration, and its validation with `file:line` errors.
+//!
+//! Parsing rejects unknown keys and wrong types (serde, with the span of the offending key);
+//! [`Config::validate`] then checks meaning (products exist, files exist, templates are sound) and
+//! reports every problem at once. Each message names the file, the line and the fix.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+use crate::edit::{column_of, line_of};
+use crate::report::{Problem, Problems};
+use crate::version::Scheme;
+
+/// The config file's name at the repository root.
+pub const FILE_NAME: &str = "shiplane.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub release: Release,
+    #[serde(default, rename = "product")]
+    pub products: Vec<Spanned<ProductConfig>>,
+    #[serde(default, rename = "version-file")]
+    pub version_files: Vec<Spanned<VersionFileConfig>>,
+}
+
+/// `[release]`: repository-wide release settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Release {
+    /// The branch releases are cut from.
+    #[serde(default = "default_branch")]
+    pub branch: String,
+    /// The umbrella tag for the whole release, e.g. `v{version}`.
+    pub tag: Option<Spanned<String>>,
+    /// The release commit's message.
+    #[serde(default = "default_commit_message")]
+    pub commit_message: Spanned<String>,
+    /// The repository's keep-a-changelog file.
+    pub changelog: Option<Spanned<String>>,
+}
+
+impl Default for Release {
+    fn default() -> Self {
+        Release {
+            branch: default_branch(),
+            tag: None,
+            commit_message: default_commit_message(),
+            changelog: None,
+        }
+    }
+}
+
+fn default_branch() -> String {
+    "main".into()
+}
+
+fn default_commit_message() -> Spanned<String> {
+    Spanned::new(0..0, "release: v{version}".into())
+}
+
+/// What a product is released to.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ecosystem {
+    Cargo,
+    Python,
+    Npm,
+    Go,
+    Assets,
+}
+
+impl fmt::Display for Ecosystem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Ecosystem::Cargo => "cargo",
+            Ecosystem::Python => "python",
+            Ecosystem::Npm => "npm",
+            Ecosystem::Go => "go",
+            Ecosystem::Assets => "assets",
+        })
+    }
+}
+
+/// `[[product]]`: one thing the repository releases.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProductConfig {
+    pub name: Spanned<String>,
+    pub ecosystem: Ecosystem,
+    /// Cargo.toml (workspace root or package), pyproject.toml, package.json, go.mod.
+    pub manifest: Option<Spanned<String>>,
+    /// The product's tag, e.g. `engine-v{version}` or `sdk/go/v{version}`.
+    pub tag: Option<Spanned<String>>,
+    /// Products that must be published before this one.
+    #[serde(default)]
+    pub after: Vec<Spanned<String>>,
+    /// Cargo workspace members (package names) left out of the release.
+    #[serde(default)]
+    pub exclude: Vec<Spanned<String>>,
+    /// A changelog of this product's own (keep-a-changelog).
+    pub changelog: Option<Spanned<String>>,
+}
+
+/// A key path: `"version"` or `["dependencies", "@scope/engine"]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum KeyPath {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl KeyPath {
+    pub fn keys(&self) -> Vec<&str> {
+        match self {
+            KeyPath::One(k) => vec![k.as_str()],
+            KeyPath::Many(ks) => ks.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// `[[version-file]]`: an extra place a version lives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct VersionFileConfig {
+    pub path: Spanned<String>,
+    /// Key path in a TOML, JSON or YAML-ish file.
+    pub key: Option<Spanned<KeyPath>>,
+    /// Literal text around `{version}`, matched exactly once.
+    pub pattern: Option<Spanned<String>>,
+    /// How the value wraps the version, e.g. `^{version}`.
+    pub format: Option<Spanned<String>>,
+    /// semver or pep440; default inferred from the file and its product.
+    pub scheme: Option<Scheme>,
+    /// The product this file belongs to.
+    pub product: Option<Spanned<String>>,
+    /// A key holding the release date (YYYY-MM-DD), set by `bump`.
+    pub date_key: Option<Spanned<String>>,
+}
+
+/// What kind of file a `key` location edits, by file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFileKind {
+    Toml,
+    Json,
+    Yaml,
+}
+
+impl KeyFileKind {
+    pub fn of(path: &str) -> Option<KeyFileKind> {
+        let lower = path.to_ascii_lowercase();
+        let ext = lower.rsplit_once('.').map(|(_, e)| e)?;
+        match ext {
+            "toml" => Some(KeyFileKind::Toml),
+            "json" => Some(KeyFileKind::Json),
+            "cff" | "yml" | "yaml" => Some(KeyFileKind::Yaml),
+            _ => None,
+        }
+    }
+}
+
+/// A parsed config plus the text it came from (for line numbers).
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub path: PathBuf,
+    pub display: String,
+    pub text: String,
+    pub config: Config,
+}
+
+impl LoadedConfig {
+    /// Read and parse `root/shiplane.toml`.
+    pub fn load(root: &Path) -> Result<LoadedConfig, Problems> {
+        let path = root.join(FILE_NAME);
+        let display = FILE_NAME.to_string();
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::NotFound {
+                format!(
+                    "run `shiplane -C {} init` to write one, or pass -C with the repository that has it",
+                    root.display()
+                )
+            } else {
+                "check the file's permissions".into()
+            };
+            Problems::one(Problem::new(format!("cannot read {}: {e}", path.display())).hint(hint))
+        })?;
+        Self::parse(path, display, text)
+    }
+
+    pub fn parse(path: PathBuf, display: String, text: String) -> Result<LoadedConfig, Problems> {
+        let config: Config = toml_edit::de::from_str(&text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|s| (line_of(&text, s.start), column_of(&text, s.start)))
+                .unwrap_or((1, 1));
+            let message = e.message().trim().replace('\n', " ");
+            let hint = config_hint(&message);
+            Problems::one(
+                Problem::at(&display, line, message)
+                    .column(column)
+                    .hint(hint),
+            )
+        })?;
+        Ok(LoadedConfig {
+            path,
+            display,
+            text,
+            config,
+        })
+    }
+
+    /// The 1-based line of a spanned value (line 1 for defaults that have no span).
+    pub fn line<T>(&self, spanned: &Spanned<T>) -> usize {
+        line_of(&self.text, spanned.span().start)
+    }
+
+    /// A problem located at `spanned` in this config file.
+    pub fn problem<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> Problem {
+        Problem::at(&self.display, self.line(spanned), message)
+    }
+
+    /// Check meaning: every reference resolves, every file exists, every template is sound.
+    pub fn validate(&self, root: &Path) -> Result<(), Problems> {
+        let mut problems = Problems::default();
+        let cfg = &self.config;
+        let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+        for product in &cfg.products {
+            let name = &product.get_ref().name;
+            if name.get_ref().trim().is_empty() {
+                problems.push(
+                    self.problem(name, "product name is empty")
+                        .hint("give each [[product]] a name"),
+                );
+            }
+            if let Some(first) = names.insert(name.get_ref(), self.line(name)) {
+                problems.push(
+                    self.problem(
+                        name,
+                        format!(
+                            "product `{}` is defined twice (first on line {first})",
+                            name.get_ref()
+                        ),
+                    )
+                    .hint("product names must be unique; rename or merge one of them"),
+                );
+            }
+        }
+        if let Some(tag) = &cfg.release.tag {
+            self.check_template(&mut problems, tag, "[release] tag");
+        }
+        self.check_template(
+            &mut problems,
+            &cfg.release.commit_message,
+            "[release] commit-message",
+        );
+        if let Some(changelog) = &cfg.release.changelog {
+            self.check_file(root, &mut problems, changelog, "changelog");
+        }
+        for product in &cfg.products {
+            let p = product.get_ref();
+            let pname = p.name.get_ref();
+            match (&p.manifest, p.ecosystem) {
+                (None, Ecosystem::Assets) => {}
+                (None, eco) => problems.push(
+                    self.problem(
+                        product,
+                        format!("product `{pname}` ({eco}) has no `manifest`"),
+                    )
+                    .hint(format!("add `manifest = \"{}\"`", expected_manifest(eco))),
+                ),
+                (Some(manifest), eco) => {
+                    if self.check_file(root, &mut problems, manifest, "manifest") {
+                        let file = manifest.get_ref().rsplit('/').next().unwrap_or_default();
+                        let expected = expected_manifest(eco);
+                        if eco != Ecosystem::Assets && file != expected {
+                            problems.push(
+                                self.problem(manifest, format!("a {eco} product's manifest must be a {expected}, not `{file}`"))
+                                    .hint(format!("point `manifest` at the product's {expected}")),
+                            );
+                        }
+                    }
+                }
+            }
+            if let Some(tag) = &p.tag {
+                self.check_template(&mut problems, tag, "tag");
+            }
+            for after in &p.after {
+                if !names.contains_key(after.get_ref().as_str()) {
+                    problems.push(
+                        self.problem(
+                            after,
+                            format!(
+                                "`after` names `{}`, which is not a product",
+                                after.get_ref()
+                            ),
+                        )
+                        .hint(format!(
+                            "use one of: {}",
+                            names.keys().copied().collect::<Vec<_>>().join(", ")
+                        )),
+                    );
+                } else if after.get_ref() == pname {
+                    problems.push(
+                        self.problem(after, format!("product `{pname}` lists itself in `after`"))
+                            .hint("remove it"),
+                    );
+                }
+            }
+            if !p.exclude.is_empty() && p.ecosystem != Ecosystem::Cargo {
+                problems.push(
+                    self.problem(&p.exclude[0], "`exclude` applies to cargo products only")
+                        .hint("remove it, or move it to the cargo product"),
+                );
+            }
+            if let Some(changelog) = &p.changelog {
+                self.check_file(root, &mut problems, changelog, "changelog");
+            }
+        }
+        if let Some(cycle) = after_cycle(cfg) {
+            let line = cfg
+                .products
+                .iter()
+                .map(|p| p.get_ref())
+                .find(|p| p.name.get_ref() == &cycle[0])
+                .and_then(|p| p.after.iter().find(|a| a.get_ref() == &cycle[1]))
+                .map_or(1, |a| self.line(a));
+            problems.push(
+                Problem::at(
+                    &self.display,
+                    line,
+                    format!("`after` forms a cycle: {}", cycle.join(" → ")),
+                )
+                .hint("remove one of these `after` entries"),
+            );
+        }
+        for entry in &cfg.version_files {
+            self.validate_version_file(root, &mut problems, entry, &names);
+        }
+        problems.into_result()
+    }
+
+    fn validate_version_file(
+        &self,
+        root: &Path,
+        problems: &mut Problems,
+        entry: &Spanned<VersionFileConfig>,
+        products: &BTreeMap<&str, usize>,
+    ) {
+        let vf = entry.get_ref();
+        let path = vf.path.get_ref();
+        self.check_file(root, problems, &vf.path, "version-file path");
+        match (&vf.key, &vf.pattern) {
+            (Some(key), Some(_)) => problems.push(
+                self.problem(
+                    key,
+                    format!("version-file `{path}` has both `key` and `pattern`"),
+                )
+                .hint("keep one: `key` for TOML/JSON/YAML files, `pattern` for source files"),
+            ),
+            (Some(key), None) => {
+                let keys = key.get_ref().keys();
+                if keys.is_empty() || keys.iter().any(|k| k.is_empty()) {
+                    problems.push(
+                        self.problem(key, "`key` is empty")
+                            .hint("write the key path, e.g. key = [\"version\"]"),
+                    );
+                }
+                match KeyFileKind::of(path) {
+                    None => problems.push(
+                        self.problem(key, format!("`key` needs a .toml, .json, .cff, .yml or .yaml file; `{path}` is none of these"))
+                            .hint("use `pattern = '...{version}...'` for other files"),
+                    ),
+                    Some(KeyFileKind::Yaml) if keys.len() > 1 => problems.push(
+                        self.problem(key, "YAML-ish files support one top-level key")
+                            .hint("use `pattern` for nested YAML values"),
+                    ),
+                    Some(_) => {}
+                }
+            }
+            (None, Some(pattern)) => {
+                if pattern.get_ref().matches("{version}").count() != 1 {
+                    problems.push(
+                        self.problem(pattern, "`pattern` must contain `{version}` exactly once")
+                            .hint("e.g. pattern = '__version__ = \"{version}\"'"),
+                    );
+                }
+                if vf.format.is_some() {
+                    problems.push(
+                        self.problem(pattern, "`format` does not apply to a `pattern`")
+                            .hint("put the surrounding text in the pattern itself"),
+                    );
+                }
+            }
+            (None, None) => {}
+        }
+        if let Some(format) = &vf.format {
+            if format.get_ref().matches("{version}").count() != 1 {
+                problems.push(
+                    self.problem(format, "`format` must contain `{version}` exactly once")
+                        .hint("e.g. format = \"^{version}\""),
+                );
+            }
+        }
+        if let Some(product) = &vf.product {
+            if !products.contains_key(product.get_ref().as_str()) {
+                problems.push(
+                    self.problem(
+                        product,
+                        format!(
+                            "version-file names product `{}`, which is not defined",
+                            product.get_ref()
+                        ),
+                    )
+                    .hint(format!(
+                        "use one of: {}",
+                        products.keys().copied().collect::<Vec<_>>().join(", ")
+                    )),
+                );
+            }
+        }
+        if let Some(date_key) = &vf.date_key {
+            if vf.key.is_none() || KeyFileKind::of(path).is_some_and(|k| k == KeyFileKind::Json) {
+                problems.push(
+                    self.problem(
+                        date_key,
+                        "`date-key` needs a `key` location in a TOML or YAML-ish file",
+                    )
+                    .hint("remove `date-key`, or use it on the CITATION.cff entry"),
+                );
+            }
+        }
+    }
+
+    fn check_template(&self, problems: &mut Problems, template: &Spanned<String>, what: &str) {
+        let t = template.get_ref();
+        if !t.contains("{version}") {
+            problems.push(
+                self.problem(
+                    template,
+                    format!("{what} `{t}` does not contain `{{version}}`"),
+                )
+                .hint(format!("e.g. {what} = \"v{{version}}\"")),
+            );
+        }
+        let rest = t.replace("{version}", "");
+        if rest.contains(['{', '}']) {
+            problems.push(
+                self.problem(
+                    template,
+                    format!("{what} `{t}` has a placeholder other than `{{version}}`"),
+                )
+                .hint("only {version} is substituted"),
+            );
+        }
+    }
+
+    /// Check that `rel` names an existing file inside the repository; true when it does.
+    fn check_file(
+        &self,
+        root: &Path,
+        problems: &mut Problems,
+        rel: &Spanned<String>,
+        what: &str,
+    ) -> bool {
+        let r = rel.get_ref();
+        if r.is_empty() || Path::new(r).is_absolute() || r.split(['/', '\\']).any(|c| c == "..") {
+            problems.push(
+                self.problem(
+                    rel,
+                    format!("{what} `{r}` must be a relative path inside the repository"),
+                )
+                .hint(
+                    "write it relative to the directory holding shiplane.toml, with `/` separators",
+                ),
+            );
+            return false;
+        }
+        let full = root.join(r);
+        if !full.is_file() {
+            problems.push(
+                self.problem(rel, format!("{what} `{r}` does not exist"))
+                    .hint("fix the path, or remove the entry"),
+            );
+            return false;
+        }
+        true
+    }
+}
+
+fn expected_manifest(ecosystem: Ecosystem) -> &'static str {
+    match ecosystem {
+        Ecosystem::Cargo => "Cargo.toml",
+        Ecosystem::Python => "pyproject.toml",
+        Ecosystem::Npm => "package.json",
+        Ecosystem::Go => "go.mod",
+        Ecosystem::Assets => "file",
+    }
+}
+
+/// A hint for the usual serde complaints.
+fn config_hint(message: &str) -> String {
+    if message.contains("unknown field") {
+        "remove or rename the key; docs/config.md lists every key".into()
+    } else if message.contains("unknown variant") {
+        "use one of the listed values".into()
+    } else if message.contains("missing field") {
+        "add the missing key".into()
+    } else if message.contains("invalid type") || message.contains("data did not match") {
+        "give the value the type docs/config.md shows for this key".into()
+    } else {
+        "fix the TOML syntax at this position".into()
+    }
+}
+
+/// The first cycle in the `after` graph, if any.
+fn after_cycle(cfg: &Config) -> Option<Vec<String>> {
+    let edges: BTreeMap<&str, Vec<&str>> = cfg
+        .products
+        .iter()
+        .map(|p| {
+            let p = p.get_ref();
+            (
+                p.name.get_ref().as_str(),
+                p.after.iter().map(|a| a.get_ref().as_str()).collect(),
+            )
+        })
+        .collect();
+    let mut done = BTreeSet::new();
+    for start in edges.keys() {
+        let mut path = Vec::new();
+        if let Some(cycle) = visit(start, &edges, &mut path, &mut done) {
+            return Some(cycle);
+        }
+    }
+    None
+}
+
+fn visit<'a>(
+    node: &'a str,
+    edges: &BTreeMap<&'a str, Vec<&'a str>>,
+    path: &mut Vec<&'a str>,
+    done: &mut BTreeSet<&'a str>,
+) -> Option<Vec<String>> {
+    if let Some(i) = path.iter().position(|n| *n == node) {
+        let mut cycle: Vec<String> = path[i..].iter().map(|s| s.to_string()).collect();
+        cycle.push(node.to_string());
+        return Some(cycle);
+    }
+    if !done.insert(node) {
+        return None;
+    }
+    path.push(node);
+    for next in edges.get(node).into_iter().flatten() {
+        if node != *next {
+            if let Some(c) = visit(next, edges, path, done) {
+                return Some(c);
+            }
+        }
+    }
+    path.pop();
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<LoadedConfig, Problems> {
+        LoadedConfig::parse(
+            PathBuf::from("shiplane.toml"),
+            "shiplane.toml".into(),
+            text.into(),
+        )
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_fix() {
+        let err = parse("[release]\nbranch = \"main\"\ntagg = \"v{version}\"\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("shiplane.toml:3"), "{text}");
+        assert!(text.contains("unknown field `tagg`"), "{text}");
+        assert!(text.contains("docs/config.md"), "{text}");
+    }
+
+    #[test]
+    fn bad_types_and_variants() {
+        let err = parse("[[product]]\nname = \"a\"\necosystem = \"maven\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("shiplane.toml:3") && err.contains("maven"),
+            "{err}"
+        );
+        let err = parse("[[product]]\nname = 3\necosystem = \"go\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("shiplane.toml:2") && err.contains("invalid type"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn validation_collects_every_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("go.mod"), "module x\n").unwrap();
+        let cfg = parse(concat!(
+            "[release]\ntag = \"release\"\n",
+            "[[product]]\nname = \"a\"\necosystem = \"cargo\"\nmanifest = \"nope/Cargo.toml\"\nafter = [\"b\"]\n",
+            "[[product]]\nname = \"b\"\necosystem = \"go\"\nmanifest = \"go.mod\"\nafter = [\"a\", \"zzz\"]\n",
+            "[[version-file]]\npath = \"go.mod\"\nkey = [\"version\"]\npattern = \"v{version}\"\n",
+        ))
+        .unwrap();
+        let problems = cfg.validate(dir.path()).unwrap_err();
+        let text = problems.to_string();
+        assert!(
+            text.contains(
+                "shiplane.toml:2: error: [release] tag `release` does not contain `{version}`"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("shiplane.toml:7: error: manifest `nope/Cargo.toml` does not exist"),
+            "{text}"
+        );
+        assert!(
+            text.contains("shiplane.toml:12: error: `after` names `zzz`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("shiplane.toml:7: error: `after` forms a cycle: a → b → a"),
+            "{text}"
+        );
+        assert!(text.contains("both `key` and `pattern`"), "{text}");
+        assert_eq!(problems.len(), 5, "{text}");
+    }
+}

@@ -1,0 +1,16 @@
+//! Shiplane: release engineering for many-product repositories, in plain Rust.
+//!
+//! Run as `cargo xtask <command>` in a repository that adopts it, or as `shiplane -C DIR <command>`.
+//! `shiplane.toml` + the files on disk → [`repo::Repo`] → a command builds a [`plan::Plan`] →
+//! [`exec`] carries it out (or prints it under `--dry-run`) → a report.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod edit;
+pub mod exec;
+pub mod plan;
+pub mod repo;
+pub mod report;
+pub mod txn;
+pub mod version;
