@@ -627,7 +627,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("shiplane.toml:7: error: manifest `nope/Cargo.toml` does not exist"),
+            text.contains("shiplane.toml:6: error: manifest `nope/Cargo.toml` does not exist"),
             "{text}"
         );
         assert!(
