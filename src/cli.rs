@@ -75,31 +75,7 @@ pub struct BumpArgs {
 
 /// Entry point of both `shiplane` and `cargo xtask`.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::SUCCESS
-            });
-        }
-    };
-    let verbosity = if cli.quiet {
-        -1
-    } else {
-        cli.verbose.min(3) as i8
-    };
-    let out = Output::new(cli.format, verbosity);
-    match run(cli, &out) {
-        Ok(()) => ExitCode::from(exit::SUCCESS),
-        Err(error) => {
-            let code = exit_code_of(&error);
-            report_error(&error, code, &out);
-            ExitCode::from(code)
-        }
-    }
+    ExitCode::from(run_args(std::env::args_os().skip(1)))
 }
 
 fn report_error(error: &anyhow::Error, code: u8, out: &Output) {
@@ -207,4 +183,40 @@ fn recover(root: &Path, out: &Output) -> Result<()> {
         out.warn(recovery.to_string());
     }
     Ok(())
+}
+
+/// Parse `args` (without the program name) as a shiplane command line and run it, as `main` would,
+/// returning the exit code. For xtasks that drive Shiplane from Rust.
+pub fn run_args<I, S>(args: I) -> u8
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
+    let argv = std::iter::once(std::ffi::OsString::from("shiplane"))
+        .chain(args.into_iter().map(Into::into));
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::SUCCESS
+            };
+        }
+    };
+    let verbosity = if cli.quiet {
+        -1
+    } else {
+        cli.verbose.min(3) as i8
+    };
+    let out = Output::new(cli.format, verbosity);
+    match run(cli, &out) {
+        Ok(()) => exit::SUCCESS,
+        Err(error) => {
+            let code = exit_code_of(&error);
+            report_error(&error, code, &out);
+            code
+        }
+    }
 }

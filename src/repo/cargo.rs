@@ -320,6 +320,79 @@ pub(super) fn load(
     packages
 }
 
+/// The manifests of a workspace's members, relative to the repository `root`, sorted: the root
+/// package (when the workspace manifest has one), `workspace.members` globs minus
+/// `workspace.exclude`, and path dependencies inside the workspace directory (Cargo makes those
+/// members too) — the same rules [`load`] follows. Empty when `manifest` is not a workspace root or
+/// cannot be read.
+pub(crate) fn workspace_member_manifests(root: &Path, manifest: &str) -> Vec<String> {
+    let read = |rel: &str| -> Option<Document<String>> {
+        Document::parse(std::fs::read_to_string(root.join(rel)).ok()?).ok()
+    };
+    let Some(root_doc) = read(manifest) else {
+        return Vec::new();
+    };
+    let Some(ws) = root_doc
+        .as_table()
+        .get("workspace")
+        .and_then(Item::as_table_like)
+    else {
+        return Vec::new();
+    };
+    let root_dir = parent_rel(manifest).to_string();
+    let manifest_in = |dir: &str| {
+        if dir.is_empty() {
+            "Cargo.toml".to_string()
+        } else {
+            format!("{dir}/Cargo.toml")
+        }
+    };
+    let excluded_dirs: BTreeSet<String> = string_array(ws.get("exclude"))
+        .iter()
+        .filter_map(|e| join_rel(&root_dir, e))
+        .collect();
+    let mut found: BTreeSet<String> = BTreeSet::new();
+    if root_doc.as_table().contains_key("package") {
+        found.insert(manifest.to_string());
+    }
+    for pattern in string_array(ws.get("members")) {
+        for dir in expand_glob(root, &root_dir, &pattern) {
+            if !excluded_dirs.contains(&dir) {
+                found.insert(manifest_in(&dir));
+            }
+        }
+    }
+    let mut queue: Vec<String> = found.iter().cloned().collect();
+    while let Some(m) = queue.pop() {
+        let doc = if m == manifest {
+            Some(root_doc.clone())
+        } else {
+            read(&m)
+        };
+        let Some(doc) = doc else { continue };
+        let dir = parent_rel(&m).to_string();
+        for path in dependency_entries(&doc)
+            .into_iter()
+            .filter_map(|(_, t)| dep_path(t))
+        {
+            let Some(dep_dir) = join_rel(&dir, &path) else {
+                continue;
+            };
+            let inside = root_dir.is_empty()
+                || dep_dir == root_dir
+                || dep_dir.starts_with(&format!("{root_dir}/"));
+            let dep_manifest = manifest_in(&dep_dir);
+            if inside
+                && root.join(&dep_manifest).is_file()
+                && found.insert(dep_manifest.clone())
+            {
+                queue.push(dep_manifest);
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
 /// Members' `[[package]]` versions in Cargo.lock, and `"name version"` dependency strings that
 /// name them (Cargo writes the version only when a name is ambiguous).
 fn lockfile(loader: &mut Loader<'_>, product: &str, lock: &str, released: &BTreeSet<&str>) {

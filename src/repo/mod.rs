@@ -21,6 +21,7 @@ use crate::report::{Problem, Problems};
 use crate::version::{self, Scheme};
 
 pub use cargo::CargoPackage;
+pub(crate) use cargo::workspace_member_manifests;
 
 /// A text file of the repository, read once.
 #[derive(Debug, Clone)]
@@ -122,6 +123,12 @@ impl Repo {
     /// back all at once.
     pub fn load(root: &Path) -> Result<Repo, Problems> {
         let config = LoadedConfig::load(root)?;
+        Self::load_with(root, config)
+    }
+
+    /// Like [`Repo::load`], from a config already in memory (`init` checks the file it generated
+    /// before writing it). Validates the config first.
+    pub fn load_with(root: &Path, config: LoadedConfig) -> Result<Repo, Problems> {
         config.validate(root)?;
         let mut loader = Loader {
             root: root.to_path_buf(),
