@@ -382,10 +382,7 @@ pub(crate) fn workspace_member_manifests(root: &Path, manifest: &str) -> Vec<Str
                 || dep_dir == root_dir
                 || dep_dir.starts_with(&format!("{root_dir}/"));
             let dep_manifest = manifest_in(&dep_dir);
-            if inside
-                && root.join(&dep_manifest).is_file()
-                && found.insert(dep_manifest.clone())
-            {
+            if inside && root.join(&dep_manifest).is_file() && found.insert(dep_manifest.clone()) {
                 queue.push(dep_manifest);
             }
         }
