@@ -616,3 +616,24 @@ fn nothing_to_release_is_an_error_and_writes_nothing() {
     assert!(stderr(&out).contains("found nothing to release"));
     assert!(!dir.join("shiplane.toml").exists());
 }
+
+#[test]
+fn a_subdirectory_with_its_own_config_is_a_separate_release_root() {
+    // A Python library with a mix project vendored under examples/, which keeps its shiplane.toml.
+    let (_tmp, dir) = fixture_repo("tests/fixtures/pylib/in", "scopekit");
+    copy_dir(
+        &manifest_dir().join("tests/fixtures/mixapp/in"),
+        &dir.join("examples/mixapp"),
+    );
+    git(&dir, &["add", "-A"]);
+    let out = shiplane(&dir, &["init"]);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains("left out examples/mixapp/: it has its own shiplane.toml"),
+        "{}",
+        stderr(&out)
+    );
+    let text = fs::read_to_string(dir.join("shiplane.toml")).unwrap();
+    assert!(!text.contains("examples/mixapp"), "{text}");
+    assert!(text.contains("manifest = \"pyproject.toml\""), "{text}");
+}
