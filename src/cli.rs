@@ -79,6 +79,12 @@ pub fn main() -> ExitCode {
 }
 
 fn report_error(error: &anyhow::Error, code: u8, out: &Output) {
+    if error
+        .chain()
+        .any(|c| c.downcast_ref::<crate::report::Reported>().is_some())
+    {
+        return;
+    }
     let problems = error.chain().find_map(|c| c.downcast_ref::<Problems>());
     if out.json() {
         let value = match problems {
@@ -89,10 +95,7 @@ fn report_error(error: &anyhow::Error, code: u8, out: &Output) {
                 serde_json::json!({ "status": "error", "exit_code": code, "problems": [{ "message": format!("{error:#}") }] })
             }
         };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        );
+        crate::report::stdout_line(&serde_json::to_string_pretty(&value).unwrap_or_default());
         return;
     }
     match problems {

@@ -22,7 +22,7 @@ pub fn run(root: &Path, plan: &Plan, mode: Mode, out: &Output) -> Result<()> {
             Step::EditFiles { purpose, files } => {
                 if mode == Mode::DryRun {
                     if !out.json() && out.verbosity >= 0 {
-                        print!("{}", colour_diff(&plan_diff(files), out));
+                        crate::report::stdout(&colour_diff(&plan_diff(files), out));
                     }
                     continue;
                 }

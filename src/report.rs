@@ -189,6 +189,9 @@ impl std::error::Error for CheckFailed {}
 /// The exit code an error maps to: configuration and usage errors give 2, everything else 1.
 pub fn exit_code_of(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
+        if let Some(Reported(code)) = cause.downcast_ref::<Reported>() {
+            return *code;
+        }
         if let Some(p) = cause.downcast_ref::<Problems>() {
             return p.exit_code();
         }
@@ -202,6 +205,32 @@ pub fn exit_code_of(error: &anyhow::Error) -> u8 {
     }
     exit::FAILURE
 }
+
+/// Write `text` to stdout. A closed pipe (`shiplane versions | head`) is not an error worth a
+/// panic: the rest of the output is dropped.
+pub fn stdout(text: &str) {
+    use std::io::Write;
+    let mut lock = std::io::stdout().lock();
+    let _ = lock.write_all(text.as_bytes()).and_then(|()| lock.flush());
+}
+
+/// [`stdout`] with a line break.
+pub fn stdout_line(text: &str) {
+    stdout(&format!("{text}\n"));
+}
+
+/// An error whose report was already printed (e.g. a JSON document that carries the failure):
+/// only its exit code remains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reported(pub u8);
+
+impl fmt::Display for Reported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "failed (exit {}; reported above)", self.0)
+    }
+}
+
+impl std::error::Error for Reported {}
 
 /// Output format for reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -246,14 +275,14 @@ impl Output {
     /// Print a line of normal text output (suppressed by -q and in JSON mode).
     pub fn say(&self, line: impl AsRef<str>) {
         if self.format == Format::Text && self.verbosity >= 0 {
-            println!("{}", line.as_ref());
+            stdout_line(line.as_ref());
         }
     }
 
     /// Print a detail shown only with -v.
     pub fn detail(&self, line: impl AsRef<str>) {
         if self.format == Format::Text && self.verbosity > 0 {
-            println!("{}", line.as_ref());
+            stdout_line(line.as_ref());
         }
     }
 
@@ -273,7 +302,7 @@ impl Output {
 
     /// Print a value as pretty JSON on stdout.
     pub fn emit_json(&self, value: &impl Serialize) -> anyhow::Result<()> {
-        println!("{}", serde_json::to_string_pretty(value)?);
+        stdout_line(&serde_json::to_string_pretty(value)?);
         Ok(())
     }
 }

@@ -2,8 +2,11 @@
 //!
 //! A transaction lives in `<root>/.shiplane-txn/` while it runs:
 //!
-//! 1. **prepare**: `journal.json` is written (via a temp file and a rename, so it is always whole)
-//!    with phase `prepare` and every target with its staging file `<dir>/.<name>.shiplane-new`.
+//! 1. **prepare**: `journal.json` (phase `prepare`, the owner's PID, every target with its staging
+//!    file `<dir>/.<name>.shiplane-new`) is written into a private directory
+//!    `.shiplane-txn.<pid>`, which is then renamed to `.shiplane-txn`. That rename is the lock:
+//!    it fails while another transaction's directory exists, and the journal directory is never
+//!    seen without its journal.
 //! 2. every new content is written to its staging file (same directory as the target, so the later
 //!    rename is atomic), with the target's permissions.
 //! 3. **commit point**: the journal is rewritten with phase `commit`.
@@ -39,6 +42,8 @@ pub struct FileWrite {
 #[derive(Debug, Serialize, Deserialize)]
 struct Journal {
     phase: Phase,
+    /// The process that owns the transaction; recovery leaves a live owner alone.
+    pid: u32,
     /// What the transaction was doing, for the recovery message.
     purpose: String,
     entries: Vec<Entry>,
@@ -118,14 +123,9 @@ pub fn commit(root: &Path, purpose: &str, writes: &[FileWrite]) -> Result<()> {
         return Ok(());
     }
     let dir = root.join(DIR);
-    fs::create_dir(&dir).with_context(|| {
-        format!(
-            "cannot start a transaction: {} exists (another shiplane run is writing, or one was interrupted; run shiplane again to recover it)",
-            dir.display()
-        )
-    })?;
     let mut journal = Journal {
         phase: Phase::Prepare,
+        pid: std::process::id(),
         purpose: purpose.to_string(),
         entries: writes
             .iter()
@@ -135,8 +135,24 @@ pub fn commit(root: &Path, purpose: &str, writes: &[FileWrite]) -> Result<()> {
             })
             .collect(),
     };
+    let private = root.join(format!("{DIR}.{}", journal.pid));
+    let _ = fs::remove_dir_all(&private);
+    fs::create_dir(&private).with_context(|| format!("creating {}", private.display()))?;
+    if let Err(e) = write_journal(&private, &journal) {
+        let _ = fs::remove_dir_all(&private);
+        return Err(e.context("nothing was changed"));
+    }
+    if let Err(e) = fs::rename(&private, &dir) {
+        let _ = fs::remove_dir_all(&private);
+        return Err(e).with_context(|| {
+            format!(
+                "cannot start a transaction: {} exists (another shiplane run is writing, or one was interrupted: run shiplane again to recover it)",
+                dir.display()
+            )
+        });
+    }
+    sync_dir(root);
     let staged = (|| -> Result<()> {
-        write_journal(&dir, &journal)?;
         for (w, e) in writes.iter().zip(&journal.entries) {
             let target = root.join(&e.target);
             let staged = root.join(&e.staged);
@@ -205,6 +221,7 @@ fn finish(root: &Path, journal: &Journal) -> Result<()> {
 
 /// Complete or roll back a transaction an earlier run left behind. `Ok(None)` when there is none.
 pub fn recover(root: &Path) -> Result<Option<Recovery>> {
+    remove_stale_private_dirs(root);
     let dir = root.join(DIR);
     if !dir.is_dir() {
         return Ok(None);
@@ -222,14 +239,20 @@ pub fn recover(root: &Path) -> Result<Option<Recovery>> {
         Err(e) => return Err(e).with_context(|| format!("reading {}", journal_path.display())),
     };
     match journal {
+        // Only an empty directory left by hand or by another tool: nothing was staged.
         None => {
-            // Killed before the first journal landed: no staging file was written yet.
             fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
             Ok(Some(Recovery::RolledBack {
                 purpose: "write".into(),
                 files: 0,
             }))
         }
+        Some(j) if j.pid != std::process::id() && process_alive(j.pid) => bail!(
+            "another shiplane run (pid {}) is in the middle of a {}; wait for it to finish (if no such run exists, remove {})",
+            j.pid,
+            j.purpose,
+            dir.display()
+        ),
         Some(j) if j.phase == Phase::Prepare => {
             for e in &j.entries {
                 match fs::remove_file(root.join(&e.staged)) {
@@ -252,6 +275,34 @@ pub fn recover(root: &Path) -> Result<Option<Recovery>> {
             }))
         }
     }
+}
+
+/// `.shiplane-txn.<pid>` directories of runs killed before their journal was published hold no
+/// staged file yet: remove those whose process is gone.
+fn remove_stale_private_dirs(root: &Path) {
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
+    let prefix = format!("{DIR}.");
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || !process_alive(pid) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Whether a process with this PID exists (Linux: `/proc/<pid>`). Elsewhere Shiplane cannot tell
+/// and assumes it is gone, so recovery proceeds.
+fn process_alive(pid: u32) -> bool {
+    cfg!(target_os = "linux") && Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// Flush every staged file to disk before the commit point (`SHIPLANE_FSYNC=1`). Off by default:
@@ -331,6 +382,7 @@ mod tests {
         fs::create_dir(root.join(DIR)).unwrap();
         let journal = Journal {
             phase,
+            pid: u32::MAX - 1,
             purpose: "bump to 2.0.0".into(),
             entries: vec![Entry {
                 target: "y.txt".into(),
@@ -358,6 +410,57 @@ mod tests {
         );
         assert!(!dir.path().join(".y.txt.shiplane-new").exists());
         assert!(!dir.path().join(DIR).exists());
+    }
+
+    #[test]
+    fn recover_leaves_a_live_owners_transaction_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        fs::write(dir.path().join("y.txt"), "old y").unwrap();
+        fs::write(dir.path().join(".y.txt.shiplane-new"), "new y").unwrap();
+        fs::create_dir(dir.path().join(DIR)).unwrap();
+        let journal = Journal {
+            phase: Phase::Prepare,
+            pid: child.id(),
+            purpose: "bump to 2.0.0".into(),
+            entries: vec![Entry {
+                target: "y.txt".into(),
+                staged: ".y.txt.shiplane-new".into(),
+            }],
+        };
+        write_journal(&dir.path().join(DIR), &journal).unwrap();
+        let err = recover(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("another shiplane run (pid {})", child.id())),
+            "{err}"
+        );
+        assert!(
+            dir.path().join(".y.txt.shiplane-new").exists(),
+            "a live transaction is not touched"
+        );
+        assert!(commit(
+            dir.path(),
+            "second",
+            &[FileWrite {
+                rel: "y.txt".into(),
+                contents: b"x".to_vec()
+            }]
+        )
+        .is_err());
+        assert_eq!(
+            fs::read_to_string(dir.path().join("y.txt")).unwrap(),
+            "old y"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(matches!(
+            recover(dir.path()).unwrap(),
+            Some(Recovery::RolledBack { .. })
+        ));
+        assert!(!dir.path().join(".shiplane-txn.1").exists());
     }
 
     #[test]

@@ -253,6 +253,24 @@ pub fn to_pep440(version: &Version) -> Result<String, String> {
     Ok(out)
 }
 
+/// How PEP 440 orders a version Shiplane can map: `.devN` < `aN` < `bN` < `rcN` < the release.
+/// (Semver orders prerelease words alphabetically, so `-dev.1` sorts after `-beta.1` there.)
+/// `None` for a version with no PEP 440 form.
+pub fn pep440_order(version: &Version) -> Option<(u64, u64, u64, u8, u64)> {
+    let (major, minor, patch) = (version.major, version.minor, version.patch);
+    if version.pre.is_empty() {
+        return Some((major, minor, patch, 4, 0));
+    }
+    let (phase, number) = match split_pre(&version.pre) {
+        ("dev", Some(n)) => (0, n),
+        ("alpha", Some(n)) => (1, n),
+        ("beta", Some(n)) => (2, n),
+        ("rc", Some(n)) => (3, n),
+        _ => return None,
+    };
+    Some((major, minor, patch, phase, number))
+}
+
 /// Read a PEP 440 version back into semver (`1.2.0rc1` → `1.2.0-rc.1`). Accepts PEP 440's
 /// alternative spellings (`1.2.0-rc1`, `1.2.0.RC1`, `1.2.0c1`, `1.2.0alpha1`) but not forms with no
 /// semver meaning (epochs, post-releases, release segments other than three numbers).
@@ -426,5 +444,15 @@ mod tests {
             .unwrap_err()
             .contains("three release numbers"));
         assert!(from_pep440("1.2.0rc").is_err());
+    }
+
+    #[test]
+    fn pep440_orders_dev_first() {
+        let key = |s: &str| pep440_order(&v(s)).unwrap();
+        assert!(key("1.2.0-dev.1") < key("1.2.0-alpha.1"));
+        assert!(v("1.2.0-dev.1") > v("1.2.0-alpha.1"), "semver disagrees");
+        assert!(key("1.2.0-rc.2") < key("1.2.0"));
+        assert!(key("1.2.0") < key("1.2.1-dev.1"));
+        assert!(pep440_order(&v("1.2.0-foo.1")).is_none());
     }
 }

@@ -70,10 +70,31 @@ pub fn plan(repo: &Repo, request: &BumpRequest) -> Result<BumpPlan> {
             }
             _ => {}
         }
+        // Python tools order prereleases differently (`.devN` first): a move that semver calls
+        // an upgrade can be a downgrade for pip.
+        let python_reads = repo
+            .locations
+            .iter()
+            .any(|l| l.scheme == crate::version::Scheme::Pep440);
+        if let (true, Some(to), Some(from)) = (
+            python_reads,
+            version::pep440_order(&target),
+            version::pep440_order(&current),
+        ) {
+            if to < from {
+                return Err(CheckFailed(format!(
+                    "{target} sorts after {current} in semver but before it in PEP 440 (Python reads `.devN` before `aN`, `bN` and `rcN`): refusing a move pip would see as a downgrade\n  fix: choose a later version (e.g. the next rc), or pass --allow-downgrade"
+                ))
+                .into());
+            }
+        }
     }
 
     // New value of every location, grouped by file.
-    let mut problems = Problems::default();
+    // A version some location cannot spell is a usage error (exit 2); a requirement that needs a
+    // hand edit is a failed check (exit 1).
+    let mut unwritable = Problems::default();
+    let mut blocked: Vec<Problem> = Vec::new();
     let mut by_file: BTreeMap<usize, Vec<(std::ops::Range<usize>, String, Change)>> =
         BTreeMap::new();
     for loc in &repo.locations {
@@ -81,7 +102,7 @@ pub fn plan(repo: &Repo, request: &BumpRequest) -> Result<BumpPlan> {
             Role::Version => match version::render(&target, loc.scheme) {
                 Ok(v) => format!("{}{v}{}", loc.prefix, loc.suffix),
                 Err(e) => {
-                    problems.push(
+                    unwritable.push(
                         Problem::at(&loc.path, loc.line, format!("cannot write {target} here ({}, read as {}): {e}", loc.what, loc.scheme))
                             .hint("choose a prerelease Python can read: -alpha.N, -beta.N, -rc.N or -dev.N"),
                     );
@@ -91,7 +112,7 @@ pub fn plan(repo: &Repo, request: &BumpRequest) -> Result<BumpPlan> {
             Role::Requirement => match new_requirement(&loc.value, &target) {
                 Ok(r) => r,
                 Err(e) => {
-                    problems.push(
+                    blocked.push(
                         Problem::at(&loc.path, loc.line, format!("{}: {e}", loc.what))
                             .hint("update this requirement by hand, then bump"),
                     );
@@ -113,7 +134,8 @@ pub fn plan(repo: &Repo, request: &BumpRequest) -> Result<BumpPlan> {
             ));
         }
     }
-    problems.into_result()?;
+    unwritable.into_result()?;
+    Problems::checks(blocked).into_result()?;
 
     let mut edits: BTreeMap<String, FileEdit> = BTreeMap::new();
     for (file, changes) in by_file {

@@ -130,7 +130,7 @@ pub fn run(start: &Path, args: &InitArgs, out: &Output) -> Result<()> {
         return out.emit_json(&init.json_report(&text, written, &check));
     }
     if args.dry_run {
-        print!("{text}");
+        crate::report::stdout(&text);
     }
     init.print_summary(&say, &check);
     if written {
@@ -182,7 +182,7 @@ fn list_files(root: &Path) -> Result<Listing> {
     };
     files.retain(|rel| {
         !rel.split('/').any(|c| c == "node_modules" || c == ".git")
-            && !rel.starts_with(&format!("{}/", crate::txn::DIR))
+            && !rel.starts_with(crate::txn::DIR)
             && !rel.ends_with(".shiplane-new")
             && root.join(rel).is_file()
     });
@@ -1728,7 +1728,7 @@ impl Say<'_> {
         if self.stderr {
             eprintln!("{}", text.as_ref());
         } else {
-            println!("{}", text.as_ref());
+            crate::report::stdout_line(text.as_ref());
         }
     }
 

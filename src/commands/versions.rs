@@ -52,6 +52,9 @@ pub fn run(repo: &Repo, out: &Output) -> Result<()> {
     }
     if state.problems.is_empty() {
         Ok(())
+    } else if out.json() {
+        // The JSON report already carries the problems.
+        Err(crate::report::Reported(crate::report::exit::FAILURE).into())
     } else {
         Err(Problems::checks(state.problems).into())
     }
