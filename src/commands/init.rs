@@ -333,6 +333,27 @@ struct VersionFileDraft {
     dropped: bool,
 }
 
+impl VersionFileDraft {
+    /// A version-file entry with every optional part unset.
+    fn new(path: String, found: Found, why: String, what: String) -> VersionFileDraft {
+        VersionFileDraft {
+            path,
+            key: None,
+            pattern: None,
+            format: None,
+            product: None,
+            owned: false,
+            pins: None,
+            date_key: None,
+            why,
+            what,
+            version_text: found.text.clone(),
+            found,
+            dropped: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 struct Skipped {
     path: String,
@@ -677,19 +698,15 @@ impl<'a> Scan<'a> {
                 continue;
             }
             self.version_files.push(VersionFileDraft {
-                path: rel,
-                key: None,
                 pattern: Some(template.clone()),
-                format: None,
                 product: Some(index),
                 owned: true,
-                pins: None,
-                date_key: None,
-                why: format!("`__version__` of the `{name}` package."),
-                what: format!("pattern `{template}`"),
-                version_text: found.text.clone(),
-                found,
-                dropped: false,
+                ..VersionFileDraft::new(
+                    rel,
+                    found,
+                    format!("`__version__` of the `{name}` package."),
+                    format!("pattern `{template}`"),
+                )
             });
         }
     }
@@ -806,19 +823,11 @@ impl<'a> Scan<'a> {
                 };
                 if let Some(found) = json_found(&p.text, &keys) {
                     self.version_files.push(VersionFileDraft {
-                        path: p.rel.clone(),
                         key: Some(keys),
-                        pattern: None,
-                        format: None,
-                        product,
-                        owned,
-                        pins: None,
-                        date_key: None,
-                        why,
-                        what: "\"version\"".into(),
+                        product: product,
+                        owned: owned,
                         version_text: version.clone(),
-                        found,
-                        dropped: false,
+                        ..VersionFileDraft::new(p.rel.clone(), found, why, "\"version\"".into())
                     });
                     taken = true;
                 }
@@ -843,21 +852,20 @@ impl<'a> Scan<'a> {
                         continue;
                     };
                     self.version_files.push(VersionFileDraft {
-                        path: p.rel.clone(),
                         key: Some(keys),
-                        pattern: None,
                         format: Some(format!("{op}{{version}}")),
                         product: own_product,
                         owned: own_product.is_some(),
                         pins: Some(target),
-                        date_key: None,
-                        why: format!(
+                        version_text: version.to_string(),
+                        ..VersionFileDraft::new(
+                            p.rel.clone(),
+                            found,
+                            format!(
                             "Pins `{dep}` ({section}, `{spec}`), released from this repository."
                         ),
-                        what: format!("{section} `{dep}`"),
-                        version_text: version.to_string(),
-                        found,
-                        dropped: false,
+                            format!("{section} `{dep}`"),
+                        )
                     });
                     taken = true;
                 }
@@ -996,19 +1004,8 @@ impl<'a> Scan<'a> {
                 return;
             }
             self.version_files.push(VersionFileDraft {
-                path: rel.to_string(),
                 key: Some(keys),
-                pattern: None,
-                format: None,
-                product: None,
-                owned: false,
-                pins: None,
-                date_key: None,
-                why: why.into(),
-                what: "app version".into(),
-                version_text: found.text.clone(),
-                found,
-                dropped: false,
+                ..VersionFileDraft::new(rel.to_string(), found, why.into(), "app version".into())
             });
             return;
         }
@@ -1035,19 +1032,13 @@ impl<'a> Scan<'a> {
             match pattern::find_once(&text, &re) {
                 Ok(found) => {
                     self.version_files.push(VersionFileDraft {
-                        path: rel.to_string(),
-                        key: None,
                         pattern: Some(template.to_string()),
-                        format: None,
-                        product: None,
-                        owned: false,
-                        pins: None,
-                        date_key: None,
-                        why: why.into(),
-                        what: format!("pattern `{template}`"),
-                        version_text: found.text.clone(),
-                        found,
-                        dropped: false,
+                        ..VersionFileDraft::new(
+                            rel.to_string(),
+                            found,
+                            why.into(),
+                            format!("pattern `{template}`"),
+                        )
                     });
                     return app.or_else(|| Some(self.dir_name(parent_rel(rel))));
                 }
@@ -1079,19 +1070,13 @@ impl<'a> Scan<'a> {
             p.ecosystem == Ecosystem::Python && is_inside(rel, &p.dir) && !p.dir.is_empty()
         });
         self.version_files.push(VersionFileDraft {
-            path: rel.to_string(),
-            key: None,
-            pattern: None,
-            format: None,
-            product,
-            owned: false,
-            pins: None,
-            date_key: None,
-            why: "The whole file is the version.".into(),
-            what: "whole file".into(),
-            version_text: found.text.clone(),
-            found,
-            dropped: false,
+            product: product,
+            ..VersionFileDraft::new(
+                rel.to_string(),
+                found,
+                "The whole file is the version.".into(),
+                "whole file".into(),
+            )
         });
     }
 
@@ -1116,19 +1101,10 @@ impl<'a> Scan<'a> {
             "Citation metadata."
         };
         self.version_files.push(VersionFileDraft {
-            path: rel.to_string(),
             key: Some(vec!["version".into()]),
-            pattern: None,
-            format: None,
-            product,
-            owned: false,
-            pins: None,
-            date_key,
-            why: why.into(),
-            what: "version".into(),
-            version_text: found.text.clone(),
-            found,
-            dropped: false,
+            product: product,
+            date_key: date_key,
+            ..VersionFileDraft::new(rel.to_string(), found, why.into(), "version".into())
         });
     }
 
