@@ -1,1 +1,272 @@
-fn main() {}
+//! `shiplane bump` on a generated workspace, against the floor of doing the same with Cargo.
+//!
+//! `cargo bench --bench bump` builds the release binary, generates a workspace of
+//! `BUMP_BENCH_CRATES` (default 400) crates with inter-crate dependencies and a Cargo.lock, and
+//! times `BUMP_BENCH_RUNS` (default 15) real bumps against `cargo metadata --no-deps` +
+//! `cargo update --workspace` on the same workspace (alternating the order). The target: bump's
+//! median at most 2× the floor's. Prints a Markdown table.
+//!
+//! `BUMP_BENCH_BIN=<path>` times that `shiplane` binary instead of building one (to compare a
+//! change against the current build).
+
+#[allow(dead_code)] // the tests use the rest of it
+#[path = "../tests/support/generate.rs"]
+mod generate;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TARGET_RATIO: f64 = 2.0;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
+        Err(_) => default,
+    }
+}
+
+/// Run a command to completion; panic with its stderr when it fails. Stdout is discarded.
+fn run(cmd: &mut Command) -> Duration {
+    let start = Instant::now();
+    let out = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let took = start.elapsed();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+fn stdout_of(program: impl AsRef<OsStr>, args: &[&str], dir: &Path) -> String {
+    let out = Command::new(program.as_ref())
+        .args(args)
+        .current_dir(dir)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("running {:?} {args:?}: {e}", program.as_ref()));
+    assert!(
+        out.status.success(),
+        "{:?} {args:?} failed",
+        program.as_ref()
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Build `shiplane` in release mode and return its path.
+fn release_binary(manifest_dir: &Path) -> PathBuf {
+    let cargo = generate::cargo();
+    let status = Command::new(&cargo)
+        .args(["build", "--release", "--bin", "shiplane"])
+        .current_dir(manifest_dir)
+        .status()
+        .expect("running cargo build --release");
+    assert!(
+        status.success(),
+        "cargo build --release --bin shiplane failed"
+    );
+    let target_dir = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => manifest_dir.join(dir),
+        None => {
+            let json = stdout_of(
+                &cargo,
+                &["metadata", "--format-version", "1", "--no-deps"],
+                manifest_dir,
+            );
+            let meta: serde_json::Value =
+                serde_json::from_str(&json).expect("cargo metadata printed JSON");
+            PathBuf::from(
+                meta["target_directory"]
+                    .as_str()
+                    .expect("cargo metadata has target_directory"),
+            )
+        }
+    };
+    let bin = target_dir
+        .join("release")
+        .join(format!("shiplane{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.is_file(), "{} was not built", bin.display());
+    bin
+}
+
+#[derive(Default)]
+struct Samples(Vec<Duration>);
+
+impl Samples {
+    fn ms(&self) -> Vec<f64> {
+        let mut v: Vec<f64> = self.0.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+
+    fn median(&self) -> f64 {
+        let v = self.ms();
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    }
+
+    fn row(&self, name: &str) -> String {
+        let v = self.ms();
+        format!(
+            "| {name} | {:.1} | {:.1} | {:.1} |",
+            self.median(),
+            v[0],
+            v[v.len() - 1]
+        )
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument is accepted and ignored.
+    let crates = env_usize("BUMP_BENCH_CRATES", 400);
+    let runs = env_usize("BUMP_BENCH_RUNS", 15).max(1);
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let cargo = generate::cargo();
+
+    let shiplane = match std::env::var_os("BUMP_BENCH_BIN") {
+        Some(bin) => PathBuf::from(bin),
+        None => release_binary(&manifest_dir),
+    };
+    let tmp = tempfile::tempdir().expect("creating a temporary directory");
+    let dir = tmp.path().join("ws");
+    std::fs::create_dir(&dir).unwrap();
+    let generating = Instant::now();
+    generate::cargo_workspace(&dir, crates, "1.0.0").expect("generating the workspace");
+    eprintln!(
+        "generated {crates} crates in {:?}; {runs} runs",
+        generating.elapsed()
+    );
+
+    let shiplane_cmd = |args: &[&str]| {
+        let mut c = Command::new(&shiplane);
+        c.arg("-C").arg(&dir).args(args);
+        c
+    };
+    let cargo_cmd = |args: &[&str]| {
+        let mut c = Command::new(&cargo);
+        c.args(args).current_dir(&dir);
+        c
+    };
+    let metadata_args = [
+        "metadata",
+        "--no-deps",
+        "--offline",
+        "--format-version",
+        "1",
+    ];
+    let update_args = ["update", "--workspace", "--offline"];
+
+    // Warm up: every command once (the bump writes 1.0.1).
+    let mut patch = 1u64;
+    run(&mut shiplane_cmd(&["bump", "1.0.1"]));
+    run(&mut shiplane_cmd(&["bump", "--dry-run", "1.0.2"]));
+    run(&mut shiplane_cmd(&["versions"]));
+    run(&mut cargo_cmd(&metadata_args));
+    run(&mut cargo_cmd(&update_args));
+
+    let mut bump = Samples::default();
+    let mut dry_run = Samples::default();
+    let mut versions = Samples::default();
+    let mut metadata = Samples::default();
+    let mut update = Samples::default();
+    let mut floor = Samples::default();
+    for i in 0..runs {
+        patch += 1;
+        let to = format!("1.0.{patch}");
+        let after = format!("1.0.{}", patch + 1);
+        let time_bump = || run(&mut shiplane_cmd(&["bump", &to]));
+        let (b, m, u) = if i % 2 == 0 {
+            let b = time_bump();
+            let m = run(&mut cargo_cmd(&metadata_args));
+            let u = run(&mut cargo_cmd(&update_args));
+            (b, m, u)
+        } else {
+            let u = run(&mut cargo_cmd(&update_args));
+            let m = run(&mut cargo_cmd(&metadata_args));
+            let b = time_bump();
+            (b, m, u)
+        };
+        bump.0.push(b);
+        metadata.0.push(m);
+        update.0.push(u);
+        floor.0.push(m + u);
+        dry_run
+            .0
+            .push(run(&mut shiplane_cmd(&["bump", "--dry-run", &after])));
+        versions.0.push(run(&mut shiplane_cmd(&["versions"])));
+    }
+
+    // The lock must still agree with the manifests, and every location with the last version.
+    run(&mut cargo_cmd(&[
+        "metadata",
+        "--offline",
+        "--locked",
+        "--format-version",
+        "1",
+    ]));
+    let json = stdout_of(
+        &shiplane,
+        &["-C", dir.to_str().unwrap(), "versions", "--format", "json"],
+        &dir,
+    );
+    let report: serde_json::Value = serde_json::from_str(&json).expect("versions JSON");
+    let last = format!("1.0.{patch}");
+    assert_eq!(
+        report["current"].as_str(),
+        Some(last.as_str()),
+        "after the runs: {report}"
+    );
+    assert_eq!(report["agree"].as_bool(), Some(true), "{report}");
+    let locations = report["locations"].as_array().map_or(0, Vec::len);
+
+    let floor_median = metadata.median() + update.median();
+    let ratio = bump.median() / floor_median;
+    let rustc = stdout_of(
+        std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()),
+        &["-V"],
+        &manifest_dir,
+    );
+    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
+
+    println!();
+    println!(
+        "bump on a generated workspace: {crates} crates, {} files, {locations} version locations, {runs} runs (release build)",
+        crates + 2
+    );
+    println!();
+    println!("| command | median (ms) | min (ms) | max (ms) |");
+    println!("|---|---:|---:|---:|");
+    println!("{}", bump.row("`shiplane bump <next patch>`"));
+    println!("{}", metadata.row("`cargo metadata --no-deps`"));
+    println!("{}", update.row("`cargo update --workspace`"));
+    println!("{}", floor.row("floor: metadata + update (per run)"));
+    println!("{}", dry_run.row("`shiplane bump --dry-run` (read-only)"));
+    println!("{}", versions.row("`shiplane versions` (read-only)"));
+    println!();
+    println!(
+        "floor (median metadata + median update): {floor_median:.1} ms; shiplane bump / floor = {ratio:.2}x (target <= {TARGET_RATIO}x: {})",
+        if ratio <= TARGET_RATIO { "met" } else { "MISSED" }
+    );
+    println!(
+        "machine: {nproc} CPUs (nproc), {rustc}, {}",
+        std::env::consts::OS
+    );
+    println!(
+        "after the runs: cargo metadata --offline --locked passes; all locations agree on {last}"
+    );
+}

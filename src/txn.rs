@@ -2,23 +2,27 @@
 //!
 //! A transaction lives in `<root>/.shiplane-txn/` while it runs:
 //!
-//! 1. **prepare**: `journal.json` (phase `prepare`, the owner's PID, every target with its staging
-//!    file `<dir>/.<name>.shiplane-new`) is written into a private directory
-//!    `.shiplane-txn.<pid>`, which is then renamed to `.shiplane-txn`. That rename is the lock:
-//!    it fails while another transaction's directory exists, and the journal directory is never
-//!    seen without its journal.
-//! 2. every new content is written to its staging file (same directory as the target, so the later
-//!    rename is atomic), with the target's permissions.
-//! 3. **commit point**: the journal is rewritten with phase `commit`.
-//! 4. each staging file is renamed over its target (`rename(2)` is atomic: a reader sees the old
-//!    file or the new one, never a mix or a truncation).
-//! 5. the journal directory is removed.
+//! 1. **prepare and lock**: a private directory `.shiplane-txn.<pid>/` gets a `lock` file, locked
+//!    exclusively (`flock`) for the whole transaction, and `journal.json`: phase `prepare`, the
+//!    owner's PID, and every target with its staging file `<dir>/.<name>.shiplane-new` and the
+//!    length and FNV-1a hash of its new contents. The directory is then renamed to
+//!    `.shiplane-txn`: that rename fails while another transaction exists, and the journal
+//!    directory is never seen without its journal.
+//! 2. **stage**: every new content is written to its staging file (beside the target, so the
+//!    later rename stays on one filesystem), with the target's permissions.
+//! 3. **commit point**: the journal is rewritten (temp file + rename) with phase `commit`.
+//! 4. **rename**: each staging file is renamed over its target (`rename(2)` is atomic: a reader
+//!    sees the old file or the new one, never a mix or a truncation).
+//! 5. the journal directory is removed, then the lock released.
 //!
-//! Recovery ([`recover`], run before every command): a journal in phase `prepare` (or none yet)
-//! means the commit point was not reached, so staging files are deleted and every target is still
-//! old — **rolled back**. A journal in phase `commit` means every staging file is complete, so the
-//! remaining renames are done — **rolled forward**. Either way the set of files ends wholly old or
-//! wholly new. docs/design/transactions.md explains the design.
+//! Recovery ([`recover`], run before every command) leaves a transaction alone while its owner
+//! holds the lock (the kernel drops the lock when a process dies, whatever its PID becomes). Else a
+//! journal in phase `prepare` means the commit point was not reached: staging files are deleted
+//! and every target is still old — **rolled back**. A journal in phase `commit` means every
+//! staging file was complete: each remaining one is checked against its recorded length and hash,
+//! then renamed — **rolled forward**; a staging file that fails the check (data lost to a power
+//! cut) stops recovery with the list of files, never installs a damaged file. Either way the set
+//! of files ends wholly old or wholly new. docs/design/transactions.md explains the design.
 
 use std::fs;
 use std::io::Write;
@@ -30,6 +34,7 @@ use serde::{Deserialize, Serialize};
 /// The journal directory's name at the repository root.
 pub const DIR: &str = ".shiplane-txn";
 const JOURNAL: &str = "journal.json";
+const LOCK: &str = "lock";
 const STAGE_SUFFIX: &str = ".shiplane-new";
 
 /// One file to replace: its path relative to the root and its complete new contents.
@@ -42,7 +47,7 @@ pub struct FileWrite {
 #[derive(Debug, Serialize, Deserialize)]
 struct Journal {
     phase: Phase,
-    /// The process that owns the transaction; recovery leaves a live owner alone.
+    /// The process that owns the transaction (for messages; liveness is the lock's job).
     pid: u32,
     /// What the transaction was doing, for the recovery message.
     purpose: String,
@@ -60,6 +65,9 @@ enum Phase {
 struct Entry {
     target: String,
     staged: String,
+    /// Length and FNV-1a 64 hash (hex) of the new contents, checked before a roll-forward.
+    len: u64,
+    hash: String,
 }
 
 /// What [`recover`] found and did.
@@ -94,6 +102,16 @@ fn staged_path(rel: &str) -> String {
     }
 }
 
+/// FNV-1a, 64 bits: a fast, dependency-free check that a staged file holds what was written.
+fn fnv1a64(bytes: &[u8]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
 fn write_journal(dir: &Path, journal: &Journal) -> Result<()> {
     let tmp = dir.join("journal.json.tmp");
     let bytes = serde_json::to_vec_pretty(journal)?;
@@ -111,6 +129,25 @@ fn write_journal(dir: &Path, journal: &Journal) -> Result<()> {
 fn sync_dir(dir: &Path) {
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
+    }
+}
+
+/// Take the transaction lock in `dir`: `Ok(Some(file))` holds it, `Ok(None)` means a live process
+/// holds it. A directory without a lock file has no live owner: the lock file is created.
+fn try_lock(dir: &Path) -> Result<Option<fs::File>> {
+    let path = dir.join(LOCK);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
+        Err(fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
     }
 }
 
@@ -132,16 +169,26 @@ pub fn commit(root: &Path, purpose: &str, writes: &[FileWrite]) -> Result<()> {
             .map(|w| Entry {
                 target: w.rel.clone(),
                 staged: staged_path(&w.rel),
+                len: w.contents.len() as u64,
+                hash: fnv1a64(&w.contents),
             })
             .collect(),
     };
     let private = root.join(format!("{DIR}.{}", journal.pid));
     let _ = fs::remove_dir_all(&private);
     fs::create_dir(&private).with_context(|| format!("creating {}", private.display()))?;
-    if let Err(e) = write_journal(&private, &journal) {
-        let _ = fs::remove_dir_all(&private);
-        return Err(e.context("nothing was changed"));
-    }
+    let prepared = try_lock(&private).and_then(|lock| {
+        let lock = lock.context("a fresh lock file is already locked")?;
+        write_journal(&private, &journal)?;
+        Ok(lock)
+    });
+    let _lock = match prepared {
+        Ok(lock) => lock,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&private);
+            return Err(e.context("nothing was changed"));
+        }
+    };
     if let Err(e) = fs::rename(&private, &dir) {
         let _ = fs::remove_dir_all(&private);
         return Err(e).with_context(|| {
@@ -151,29 +198,10 @@ pub fn commit(root: &Path, purpose: &str, writes: &[FileWrite]) -> Result<()> {
             )
         });
     }
-    sync_dir(root);
-    let staged = (|| -> Result<()> {
-        for (w, e) in writes.iter().zip(&journal.entries) {
-            let target = root.join(&e.target);
-            let staged = root.join(&e.staged);
-            let permissions = fs::metadata(&target).ok().map(|m| m.permissions());
-            let mut f =
-                fs::File::create(&staged).with_context(|| format!("staging {}", e.target))?;
-            f.write_all(&w.contents)
-                .with_context(|| format!("staging {}", e.target))?;
-            if fsync_files() {
-                f.sync_data()
-                    .with_context(|| format!("flushing {}", e.target))?;
-            }
-            drop(f);
-            if let Some(p) = permissions {
-                fs::set_permissions(&staged, p)
-                    .with_context(|| format!("copying permissions of {}", e.target))?;
-            }
-        }
+    let staged = stage_all(root, writes, &journal.entries).and_then(|()| {
         journal.phase = Phase::Commit;
         write_journal(&dir, &journal)
-    })();
+    });
     if let Err(e) = staged {
         for entry in &journal.entries {
             let _ = fs::remove_file(root.join(&entry.staged));
@@ -181,12 +209,74 @@ pub fn commit(root: &Path, purpose: &str, writes: &[FileWrite]) -> Result<()> {
         let _ = fs::remove_dir_all(&dir);
         return Err(e.context("nothing was changed"));
     }
-    finish(root, &journal)?;
+    finish(root, &journal, false)
+}
+
+/// Write every staging file, a few at a time (the work is system calls, so threads overlap them).
+fn stage_all(root: &Path, writes: &[FileWrite], entries: &[Entry]) -> Result<()> {
+    let pairs: Vec<(&FileWrite, &Entry)> = writes.iter().zip(entries).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 4);
+    let chunk = pairs.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = pairs
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || part.iter().try_for_each(|(w, e)| stage_one(root, w, e)))
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| match h.join() {
+            Ok(result) => result,
+            Err(_) => bail!("a staging thread panicked"),
+        })
+    })
+}
+
+fn stage_one(root: &Path, write: &FileWrite, entry: &Entry) -> Result<()> {
+    let target = root.join(&entry.target);
+    let staged = root.join(&entry.staged);
+    let mut f = fs::File::create(&staged).with_context(|| format!("staging {}", entry.target))?;
+    f.write_all(&write.contents)
+        .with_context(|| format!("staging {}", entry.target))?;
+    if fsync_files() {
+        f.sync_data()
+            .with_context(|| format!("flushing {}", entry.target))?;
+    }
+    // Keep the target's permissions (an executable script stays executable).
+    if let Ok(wanted) = fs::metadata(&target).map(|m| m.permissions()) {
+        if f.metadata().map(|m| m.permissions()).ok().as_ref() != Some(&wanted) {
+            fs::set_permissions(&staged, wanted)
+                .with_context(|| format!("copying permissions of {}", entry.target))?;
+        }
+    }
     Ok(())
 }
 
-/// Do the renames of a committed journal (those not done yet) and remove it.
-fn finish(root: &Path, journal: &Journal) -> Result<()> {
+/// Do the renames of a committed journal (those not done yet) and remove it. With `verify`
+/// (recovery), every remaining staging file is first checked against its recorded length and
+/// hash, and nothing is renamed unless all pass.
+fn finish(root: &Path, journal: &Journal, verify: bool) -> Result<()> {
+    if verify {
+        let mut damaged = Vec::new();
+        for e in &journal.entries {
+            match fs::read(root.join(&e.staged)) {
+                Ok(bytes) if bytes.len() as u64 == e.len && fnv1a64(&bytes) == e.hash => {}
+                Ok(_) => damaged.push(e.staged.clone()),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => return Err(err).with_context(|| format!("reading {}", e.staged)),
+            }
+        }
+        if !damaged.is_empty() {
+            bail!(
+                "the interrupted {} cannot be completed: {} staged file(s) do not hold what was written (lost in a crash before reaching the disk?): {}\n  fix: nothing was renamed by this run; restore the files with `git checkout -- .` (or `git stash`), remove {} and the staged files, and run the command again",
+                journal.purpose,
+                damaged.len(),
+                damaged.join(", "),
+                root.join(DIR).display()
+            );
+        }
+    }
     let mut dirs: Vec<PathBuf> = Vec::new();
     for e in &journal.entries {
         let staged = root.join(&e.staged);
@@ -210,8 +300,10 @@ fn finish(root: &Path, journal: &Journal) -> Result<()> {
             }
         }
     }
-    for d in &dirs {
-        sync_dir(d);
+    if fsync_files() {
+        for d in &dirs {
+            sync_dir(d);
+        }
     }
     fs::remove_dir_all(root.join(DIR))
         .with_context(|| format!("removing {}", root.join(DIR).display()))?;
@@ -238,8 +330,17 @@ pub fn recover(root: &Path) -> Result<Option<Recovery>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).with_context(|| format!("reading {}", journal_path.display())),
     };
+    // Hold the lock while recovering, so two recoveries never race either.
+    let Some(_lock) = try_lock(&dir)? else {
+        let (pid, purpose) = journal
+            .as_ref()
+            .map_or((0, "write".to_string()), |j| (j.pid, j.purpose.clone()));
+        bail!(
+            "another shiplane run (pid {pid}) is in the middle of a {purpose}; wait for it to finish"
+        );
+    };
     match journal {
-        // Only an empty directory left by hand or by another tool: nothing was staged.
+        // A directory left by hand or by another tool: Shiplane never publishes one without a journal.
         None => {
             fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
             Ok(Some(Recovery::RolledBack {
@@ -247,12 +348,6 @@ pub fn recover(root: &Path) -> Result<Option<Recovery>> {
                 files: 0,
             }))
         }
-        Some(j) if j.pid != std::process::id() && process_alive(j.pid) => bail!(
-            "another shiplane run (pid {}) is in the middle of a {}; wait for it to finish (if no such run exists, remove {})",
-            j.pid,
-            j.purpose,
-            dir.display()
-        ),
         Some(j) if j.phase == Phase::Prepare => {
             for e in &j.entries {
                 match fs::remove_file(root.join(&e.staged)) {
@@ -268,7 +363,7 @@ pub fn recover(root: &Path) -> Result<Option<Recovery>> {
             }))
         }
         Some(j) => {
-            finish(root, &j)?;
+            finish(root, &j, true)?;
             Ok(Some(Recovery::RolledForward {
                 purpose: j.purpose,
                 files: j.entries.len(),
@@ -278,37 +373,29 @@ pub fn recover(root: &Path) -> Result<Option<Recovery>> {
 }
 
 /// `.shiplane-txn.<pid>` directories of runs killed before their journal was published hold no
-/// staged file yet: remove those whose process is gone.
+/// staged file yet: remove those whose owner is gone (their lock is free).
 fn remove_stale_private_dirs(root: &Path) {
     let Ok(entries) = fs::read_dir(root) else {
         return;
     };
     let prefix = format!("{DIR}.");
     for entry in entries.filter_map(Result::ok) {
-        let name = entry.file_name();
-        let Some(pid) = name
+        let is_private = entry
+            .file_name()
             .to_str()
             .and_then(|n| n.strip_prefix(&prefix))
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == std::process::id() || !process_alive(pid) {
+            .is_some_and(|pid| pid.parse::<u32>().is_ok());
+        if is_private && matches!(try_lock(&entry.path()), Ok(Some(_))) {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
 }
 
-/// Whether a process with this PID exists (Linux: `/proc/<pid>`). Elsewhere Shiplane cannot tell
-/// and assumes it is gone, so recovery proceeds.
-fn process_alive(pid: u32) -> bool {
-    cfg!(target_os = "linux") && Path::new("/proc").join(pid.to_string()).exists()
-}
-
-/// Flush every staged file to disk before the commit point (`SHIPLANE_FSYNC=1`). Off by default:
-/// atomicity against a killed process does not need it (renames are atomic either way), and on
-/// ext4/xfs a rename over an existing file already orders the data before it; turn it on for
-/// power-loss durability on other filesystems, at the cost of one flush per file.
+/// Flush every staged file and directory to disk (`SHIPLANE_FSYNC=1`). Off by default: atomicity
+/// against a killed process does not need it (renames are atomic either way); it protects against
+/// power loss, at the cost of one flush per file. Without it, a crash of the machine right after
+/// the commit point can leave staged data unwritten; recovery then detects the damage by hash
+/// and refuses to install it.
 fn fsync_files() -> bool {
     std::env::var_os("SHIPLANE_FSYNC").is_some_and(|v| v == "1")
 }
@@ -342,9 +429,36 @@ mod tests {
             fs::read_to_string(dir.path().join("y.txt")).unwrap(),
             "new y"
         );
-        assert!(!dir.path().join(DIR).exists());
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 2, "only a/ and y.txt remain: {left:?}");
         assert!(!dir.path().join("a/.x.txt.shiplane-new").exists());
         assert_eq!(recover(dir.path()).unwrap(), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn permissions_are_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("run.sh"), "echo 1").unwrap();
+        fs::set_permissions(dir.path().join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+        commit(
+            dir.path(),
+            "test",
+            &[FileWrite {
+                rel: "run.sh".into(),
+                contents: b"echo 2".to_vec(),
+            }],
+        )
+        .unwrap();
+        let mode = fs::metadata(dir.path().join("run.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755);
     }
 
     #[test]
@@ -374,20 +488,28 @@ mod tests {
         assert!(!dir.path().join(DIR).exists());
     }
 
-    fn journal_with(root: &Path, phase: Phase, staged_content: Option<&str>) {
+    fn entry(new: &str) -> Entry {
+        Entry {
+            target: "y.txt".into(),
+            staged: ".y.txt.shiplane-new".into(),
+            len: new.len() as u64,
+            hash: fnv1a64(new.as_bytes()),
+        }
+    }
+
+    /// A transaction left behind: y.txt old, its staging file holding `staged`, the journal
+    /// recording "new y" as the intended contents.
+    fn journal_with(root: &Path, phase: Phase, staged: Option<&str>) {
         fs::write(root.join("y.txt"), "old y").unwrap();
-        if let Some(c) = staged_content {
+        if let Some(c) = staged {
             fs::write(root.join(".y.txt.shiplane-new"), c).unwrap();
         }
         fs::create_dir(root.join(DIR)).unwrap();
         let journal = Journal {
             phase,
-            pid: u32::MAX - 1,
+            pid: 4242,
             purpose: "bump to 2.0.0".into(),
-            entries: vec![Entry {
-                target: "y.txt".into(),
-                staged: ".y.txt.shiplane-new".into(),
-            }],
+            entries: vec![entry("new y")],
         };
         write_journal(&root.join(DIR), &journal).unwrap();
     }
@@ -413,57 +535,6 @@ mod tests {
     }
 
     #[test]
-    fn recover_leaves_a_live_owners_transaction_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .unwrap();
-        fs::write(dir.path().join("y.txt"), "old y").unwrap();
-        fs::write(dir.path().join(".y.txt.shiplane-new"), "new y").unwrap();
-        fs::create_dir(dir.path().join(DIR)).unwrap();
-        let journal = Journal {
-            phase: Phase::Prepare,
-            pid: child.id(),
-            purpose: "bump to 2.0.0".into(),
-            entries: vec![Entry {
-                target: "y.txt".into(),
-                staged: ".y.txt.shiplane-new".into(),
-            }],
-        };
-        write_journal(&dir.path().join(DIR), &journal).unwrap();
-        let err = recover(dir.path()).unwrap_err().to_string();
-        assert!(
-            err.contains(&format!("another shiplane run (pid {})", child.id())),
-            "{err}"
-        );
-        assert!(
-            dir.path().join(".y.txt.shiplane-new").exists(),
-            "a live transaction is not touched"
-        );
-        assert!(commit(
-            dir.path(),
-            "second",
-            &[FileWrite {
-                rel: "y.txt".into(),
-                contents: b"x".to_vec()
-            }]
-        )
-        .is_err());
-        assert_eq!(
-            fs::read_to_string(dir.path().join("y.txt")).unwrap(),
-            "old y"
-        );
-        child.kill().unwrap();
-        child.wait().unwrap();
-        assert!(matches!(
-            recover(dir.path()).unwrap(),
-            Some(Recovery::RolledBack { .. })
-        ));
-        assert!(!dir.path().join(".shiplane-txn.1").exists());
-    }
-
-    #[test]
     fn recover_rolls_forward_a_committed_journal() {
         let dir = tempfile::tempdir().unwrap();
         journal_with(dir.path(), Phase::Commit, Some("new y"));
@@ -474,5 +545,83 @@ mod tests {
             "new y"
         );
         assert!(!dir.path().join(DIR).exists());
+    }
+
+    #[test]
+    fn recover_refuses_to_install_a_damaged_staging_file() {
+        let dir = tempfile::tempdir().unwrap();
+        journal_with(dir.path(), Phase::Commit, Some(""));
+        let err = format!("{:#}", recover(dir.path()).unwrap_err());
+        assert!(
+            err.contains("cannot be completed") && err.contains(".y.txt.shiplane-new"),
+            "{err}"
+        );
+        assert_eq!(
+            fs::read_to_string(dir.path().join("y.txt")).unwrap(),
+            "old y",
+            "nothing renamed"
+        );
+        assert!(
+            dir.path().join(DIR).exists(),
+            "the journal stays for inspection"
+        );
+    }
+
+    #[test]
+    fn recover_leaves_a_live_owners_transaction_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        journal_with(dir.path(), Phase::Prepare, Some("new y"));
+        // The owner: another open file description holding the lock, as a running process would.
+        let owner = try_lock(&dir.path().join(DIR)).unwrap().expect("free");
+        let err = recover(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("another shiplane run (pid 4242) is in the middle of a bump to 2.0.0"),
+            "{err}"
+        );
+        assert!(
+            dir.path().join(".y.txt.shiplane-new").exists(),
+            "a live transaction is not touched"
+        );
+        let second = commit(
+            dir.path(),
+            "second",
+            &[FileWrite {
+                rel: "y.txt".into(),
+                contents: b"x".to_vec(),
+            }],
+        );
+        assert!(format!("{:#}", second.unwrap_err()).contains("cannot start a transaction"));
+        assert_eq!(
+            fs::read_to_string(dir.path().join("y.txt")).unwrap(),
+            "old y"
+        );
+        drop(owner);
+        assert!(matches!(
+            recover(dir.path()).unwrap(),
+            Some(Recovery::RolledBack { .. })
+        ));
+        assert!(!dir
+            .path()
+            .join(format!("{DIR}.{}", std::process::id()))
+            .exists());
+    }
+
+    #[test]
+    fn stale_private_directories_are_removed_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(format!("{DIR}.111"));
+        let live = dir.path().join(format!("{DIR}.222"));
+        fs::create_dir(&stale).unwrap();
+        fs::create_dir(&live).unwrap();
+        let _held = try_lock(&live).unwrap().expect("free");
+        assert_eq!(recover(dir.path()).unwrap(), None);
+        assert!(!stale.exists());
+        assert!(live.exists());
+    }
+
+    #[test]
+    fn fnv1a64_known_values() {
+        assert_eq!(fnv1a64(b""), "cbf29ce484222325");
+        assert_eq!(fnv1a64(b"a"), "af63dc4c8601ec8c");
     }
 }

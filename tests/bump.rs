@@ -4,7 +4,6 @@
 //! Expected diffs live in tests/fixtures/<name>/bump-<version>.diff. After a deliberate change,
 //! regenerate them with `SHIPLANE_BLESS=1 cargo test --test bump` and review the diff.
 
-#[path = "support/fixture.rs"]
 mod support;
 
 use std::fs;

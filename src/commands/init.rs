@@ -824,8 +824,8 @@ impl<'a> Scan<'a> {
                 if let Some(found) = json_found(&p.text, &keys) {
                     self.version_files.push(VersionFileDraft {
                         key: Some(keys),
-                        product: product,
-                        owned: owned,
+                        product,
+                        owned,
                         version_text: version.clone(),
                         ..VersionFileDraft::new(p.rel.clone(), found, why, "\"version\"".into())
                     });
@@ -1070,7 +1070,7 @@ impl<'a> Scan<'a> {
             p.ecosystem == Ecosystem::Python && is_inside(rel, &p.dir) && !p.dir.is_empty()
         });
         self.version_files.push(VersionFileDraft {
-            product: product,
+            product,
             ..VersionFileDraft::new(
                 rel.to_string(),
                 found,
@@ -1102,8 +1102,8 @@ impl<'a> Scan<'a> {
         };
         self.version_files.push(VersionFileDraft {
             key: Some(vec!["version".into()]),
-            product: product,
-            date_key: date_key,
+            product,
+            date_key,
             ..VersionFileDraft::new(rel.to_string(), found, why.into(), "version".into())
         });
     }

@@ -2,8 +2,6 @@
 //! repository (fixed identity, no user config) with a bare `origin`, and the `shiplane` binary run
 //! on it.
 
-#![allow(dead_code)]
-
 use std::fs;
 use std::path::Path;
 use std::process::Command;
@@ -14,15 +12,31 @@ pub const SOURCE_DATE_EPOCH: &str = "1795000000";
 /// Run git in `dir` with a fixed identity, isolated from the machine's git configuration.
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
-        .args(["-c", "user.name=Shiplane Test", "-c", "user.email=test@example.com"])
-        .args(["-c", "core.autocrlf=false", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"])
+        .args([
+            "-c",
+            "user.name=Shiplane Test",
+            "-c",
+            "user.email=test@example.com",
+        ])
+        .args([
+            "-c",
+            "core.autocrlf=false",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
         .args(args)
         .current_dir(dir)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .output()
         .expect("git runs");
-    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("git prints UTF-8")
 }
 
@@ -101,17 +115,30 @@ impl Run {
     }
 
     pub fn success(&self) -> &Run {
-        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     pub fn fails_with(&self, code: i32) -> &Run {
-        assert_eq!(self.code, code, "expected exit {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
 
 /// Run `shiplane -C dir ARGS...`.
 pub fn shiplane(dir: &Path, args: &[&str]) -> Run {
-    Run::new(Command::new(env!("CARGO_BIN_EXE_shiplane")).arg("-C").arg(dir).args(args))
+    Run::new(
+        Command::new(env!("CARGO_BIN_EXE_shiplane"))
+            .arg("-C")
+            .arg(dir)
+            .args(args),
+    )
 }
