@@ -8,6 +8,10 @@ use std::process::{Command, Output};
 
 use toml_edit::{DocumentMut, Item};
 
+mod support;
+
+use support::fixture::{copy_tree, git};
+
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -41,39 +45,6 @@ fn assert_ok(out: &Output) {
     );
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE")
-        .output()
-        .expect("running git");
-    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
-}
-
 /// `git init` + `git add -A`, so `git ls-files` sees every file.
 fn git_init(dir: &Path) {
     git(dir, &["init", "-q"]);
@@ -85,7 +56,7 @@ fn git_init(dir: &Path) {
 fn fixture_repo(fixture: &str, name: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join(name);
-    copy_dir(&manifest_dir().join(fixture), &dir);
+    copy_tree(&manifest_dir().join(fixture), &dir);
     git_init(&dir);
     fs::remove_file(dir.join("shiplane.toml")).unwrap();
     (tmp, dir)
@@ -621,7 +592,7 @@ fn nothing_to_release_is_an_error_and_writes_nothing() {
 fn a_subdirectory_with_its_own_config_is_a_separate_release_root() {
     // A Python library with a mix project vendored under examples/, which keeps its shiplane.toml.
     let (_tmp, dir) = fixture_repo("tests/fixtures/pylib/in", "scopekit");
-    copy_dir(
+    copy_tree(
         &manifest_dir().join("tests/fixtures/mixapp/in"),
         &dir.join("examples/mixapp"),
     );
