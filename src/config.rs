@@ -27,6 +27,46 @@ pub struct Config {
     pub products: Vec<Spanned<ProductConfig>>,
     #[serde(default, rename = "version-file")]
     pub version_files: Vec<Spanned<VersionFileConfig>>,
+    /// `[registry.NAME]`: registry endpoints (never code constants).
+    #[serde(default, rename = "registry")]
+    pub registries: BTreeMap<String, Spanned<RegistryConfig>>,
+}
+
+/// `[registry.NAME]`: where an ecosystem's packages are published and read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RegistryConfig {
+    pub ecosystem: Ecosystem,
+    /// cargo: the sparse index URL (`sparse+http://...`; the `sparse+` prefix is optional);
+    /// python: the simple index (`http://.../simple/`); npm: the registry URL.
+    pub index: Spanned<String>,
+    /// cargo: the name cargo knows this registry by (`[registries.NAME]`, `--registry NAME`);
+    /// defaults to the table's name.
+    pub cargo_name: Option<String>,
+    /// python: the upload endpoint (twine's repository URL).
+    pub upload: Option<Spanned<String>>,
+}
+
+/// `[product.verify]`: what `verify-install` checks beyond installing and the version.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct VerifyConfig {
+    /// Code that must compile and run against the installed package: a Rust `main.rs` (cargo), a
+    /// Python script, or a CommonJS script (npm).
+    pub smoke: Option<String>,
+    /// cargo: the crate the smoke code uses (default: every published library crate gets a build
+    /// check; the smoke code runs against this one).
+    pub smoke_crate: Option<Spanned<String>>,
+    /// python: the import name (default: the project name with `-` as `_`); npm: the name to
+    /// `require` (default: the package name).
+    pub module: Option<String>,
+    /// Public names that must be importable from the module.
+    #[serde(default)]
+    pub symbols: Vec<String>,
+    /// Files the registry must hold for the version: python `wheel`, `sdist`; npm `tarball`.
+    pub artifacts: Option<Vec<Spanned<String>>>,
+    /// A command (argv) run inside the fresh environment after installing, e.g. `["tool", "--help"]`.
+    pub command: Option<Vec<String>>,
 }
 
 /// `[release]`: repository-wide release settings.
@@ -107,6 +147,11 @@ pub struct ProductConfig {
     pub exclude: Vec<Spanned<String>>,
     /// A changelog of this product's own (keep-a-changelog).
     pub changelog: Option<Spanned<String>>,
+    /// The `[registry.NAME]` it is published to (default: the ecosystem client's own configuration).
+    pub registry: Option<Spanned<String>>,
+    /// `verify-install` checks.
+    #[serde(default)]
+    pub verify: VerifyConfig,
 }
 
 /// A key path: `"version"` or `["dependencies", "@scope/engine"]`.
@@ -342,6 +387,65 @@ impl LoadedConfig {
         }
         for entry in &cfg.version_files {
             self.validate_version_file(root, &mut problems, entry, &names);
+        }
+        for (name, registry) in &cfg.registries {
+            let index = registry.get_ref().index.get_ref();
+            if !(index.starts_with("http://")
+                || index.starts_with("https://")
+                || index.starts_with("sparse+http"))
+            {
+                problems.push(
+                    self.problem(
+                        &registry.get_ref().index,
+                        format!("[registry.{name}] index `{index}` is not an http(s) URL"),
+                    )
+                    .hint(
+                        "write the endpoint's URL, e.g. index = \"http://127.0.0.1:8080/simple/\"",
+                    ),
+                );
+            }
+        }
+        for product in &cfg.products {
+            let p = product.get_ref();
+            if let Some(reg) = &p.registry {
+                match cfg.registries.get(reg.get_ref()) {
+                    None => problems.push(
+                        self.problem(reg, format!("product `{}` names registry `{}`, which has no [registry.{}] table", p.name.get_ref(), reg.get_ref(), reg.get_ref()))
+                            .hint(format!("add [registry.{}] with ecosystem and index, or remove `registry`", reg.get_ref())),
+                    ),
+                    Some(r) if r.get_ref().ecosystem != p.ecosystem => problems.push(
+                        self.problem(reg, format!(
+                            "product `{}` ({}) names registry `{}`, which is a {} registry",
+                            p.name.get_ref(), p.ecosystem, reg.get_ref(), r.get_ref().ecosystem
+                        ))
+                        .hint("point the product at a registry of its own ecosystem"),
+                    ),
+                    Some(_) => {}
+                }
+            }
+            if let Some(artifacts) = &p.verify.artifacts {
+                let allowed: &[&str] = match p.ecosystem {
+                    Ecosystem::Python => &["wheel", "sdist"],
+                    Ecosystem::Npm => &["tarball"],
+                    Ecosystem::Cargo => &["crate"],
+                    _ => &[],
+                };
+                for a in artifacts {
+                    if !allowed.contains(&a.get_ref().as_str()) {
+                        problems.push(
+                            self.problem(
+                                a,
+                                format!(
+                                    "artifact `{}` is not one a {} product publishes",
+                                    a.get_ref(),
+                                    p.ecosystem
+                                ),
+                            )
+                            .hint(format!("use one of: {}", allowed.join(", "))),
+                        );
+                    }
+                }
+            }
         }
         problems.into_result()
     }
