@@ -66,20 +66,35 @@ fn config_reference_documents_every_key() {
 
     // Top-level tables: `[release]`, `[[product]]`, `[[version-file]]`.
     for table in accepted_keys("") {
-        let forms = [format!("`[{table}]`"), format!("`[[{table}]]`")];
+        let forms = [
+            format!("`[{table}]`"),
+            format!("`[[{table}]]`"),
+            format!("`[{table}.NAME]`"),
+        ];
         if !forms.iter().any(|f| doc.contains(f.as_str())) {
-            missing.push(format!("table `{table}` (as {} or {})", forms[0], forms[1]));
+            missing.push(format!("table `{table}` (as {})", forms.join(" or ")));
         }
     }
 
-    for table in ["[release]", "[[product]]", "[[version-file]]"] {
+    // (heading, the TOML that opens the table for the probe)
+    let tables = [
+        ("[release]", "[release]"),
+        ("[[product]]", "[[product]]"),
+        ("[[version-file]]", "[[version-file]]"),
+        ("[registry.NAME]", "[registry.x]"),
+        (
+            "[product.verify]",
+            "[[product]]\nname = \"a\"\necosystem = \"go\"\n[product.verify]",
+        ),
+    ];
+    for (table, opener) in tables {
         if !doc
             .lines()
             .any(|l| l.starts_with('#') && l.contains(&format!("`{table}`")))
         {
             missing.push(format!("a heading for `{table}`"));
         }
-        for key in accepted_keys(table) {
+        for key in accepted_keys(opener) {
             if !doc.contains(&format!("`{key}`")) {
                 missing.push(format!("{table} `{key}`"));
             }
