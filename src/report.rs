@@ -306,3 +306,215 @@ impl Output {
         Ok(())
     }
 }
+
+/// One check of a checklist command (`verify-install`, `preflight`): what was checked, on what,
+/// whether it passed, and the fix when it did not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// What the check is about: `product`, or `product/package@version`.
+    pub subject: String,
+    /// Short name of the check: `install`, `import`, `version`, `license`, ...
+    pub check: String,
+    pub ok: bool,
+    /// What was found.
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Check {
+    pub fn pass(subject: &str, check: &str, detail: impl Into<String>) -> Check {
+        Check {
+            subject: subject.to_string(),
+            check: check.to_string(),
+            ok: true,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+
+    pub fn fail(
+        subject: &str,
+        check: &str,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Check {
+        Check {
+            subject: subject.to_string(),
+            check: check.to_string(),
+            ok: false,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+/// A checklist: every check, reported as text (✓/✗ with the fix), JSON, and under GitHub Actions
+/// as `::error::` annotations plus a Markdown table appended to `$GITHUB_STEP_SUMMARY`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Checklist {
+    pub title: String,
+    pub checks: Vec<Check>,
+}
+
+impl Checklist {
+    pub fn new(title: impl Into<String>) -> Checklist {
+        Checklist {
+            title: title.into(),
+            checks: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, check: Check) {
+        self.checks.push(check);
+    }
+
+    pub fn failed(&self) -> usize {
+        self.checks.iter().filter(|c| !c.ok).count()
+    }
+
+    /// The text report: one line per check.
+    pub fn text(&self, out: &Output) -> String {
+        let mut s = String::new();
+        for c in &self.checks {
+            let mark = if c.ok {
+                out.paint("✓", "32")
+            } else {
+                out.paint("✗", "31;1")
+            };
+            s.push_str(&format!(
+                "{mark} {}  {}: {}\n",
+                c.subject, c.check, c.detail
+            ));
+            if let Some(fix) = &c.fix {
+                s.push_str(&format!("    fix: {fix}\n"));
+            }
+        }
+        let failed = self.failed();
+        s.push_str(&if failed == 0 {
+            format!("{}: all {} checks passed\n", self.title, self.checks.len())
+        } else {
+            format!(
+                "{}: {failed} of {} checks failed\n",
+                self.title,
+                self.checks.len()
+            )
+        });
+        s
+    }
+
+    /// The Markdown table for `$GITHUB_STEP_SUMMARY`.
+    pub fn markdown(&self) -> String {
+        let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+        let mut s = format!(
+            "### {}\n\n| | subject | check | detail | fix |\n|---|---|---|---|---|\n",
+            cell(&self.title)
+        );
+        for c in &self.checks {
+            s.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                if c.ok { "✅" } else { "❌" },
+                cell(&c.subject),
+                cell(&c.check),
+                cell(&c.detail),
+                cell(c.fix.as_deref().unwrap_or(""))
+            ));
+        }
+        s
+    }
+
+    /// Print the report in the chosen format; under GitHub Actions also annotate failures and
+    /// append the table to the step summary. Returns an error (exit 1) when any check failed.
+    pub fn finish(&self, out: &Output) -> anyhow::Result<()> {
+        if out.json() {
+            out.emit_json(self)?;
+        } else if out.verbosity >= 0 || self.failed() > 0 {
+            stdout(&self.text(out));
+        }
+        if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
+            for c in self.checks.iter().filter(|c| !c.ok) {
+                let message = format!(
+                    "{} {}: {} (fix: {})",
+                    c.subject,
+                    c.check,
+                    c.detail,
+                    c.fix.as_deref().unwrap_or("")
+                );
+                eprintln!(
+                    "::error title=shiplane {}::{}",
+                    c.check,
+                    github_escape(&message)
+                );
+            }
+            if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+                use std::io::Write;
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "appending to $GITHUB_STEP_SUMMARY ({}): {e}",
+                            std::path::Path::new(&path).display()
+                        )
+                    })?;
+                f.write_all(self.markdown().as_bytes())?;
+            }
+        }
+        if self.failed() == 0 {
+            Ok(())
+        } else if out.json() {
+            Err(Reported(exit::FAILURE).into())
+        } else {
+            Err(CheckFailed(format!(
+                "{}: {} of {} checks failed",
+                self.title,
+                self.failed(),
+                self.checks.len()
+            ))
+            .into())
+        }
+    }
+}
+
+/// Escape a message for a GitHub Actions workflow command (`%`, CR, LF).
+pub fn github_escape(message: &str) -> String {
+    message
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checklist_text_and_markdown() {
+        let mut list = Checklist::new("verify-install 1.2.3");
+        list.push(Check::pass(
+            "engine/polyglot-engine@1.2.3",
+            "install",
+            "builds from the registry",
+        ));
+        list.push(Check::fail(
+            "python/polyglot@1.2.3",
+            "license",
+            "no License metadata",
+            "set [project].license",
+        ));
+        let text = list.text(&Output::plain());
+        assert!(
+            text.contains("✓ engine/polyglot-engine@1.2.3  install: builds from the registry\n"),
+            "{text}"
+        );
+        assert!(text.contains("✗ python/polyglot@1.2.3  license: no License metadata\n    fix: set [project].license\n"), "{text}");
+        assert!(
+            text.ends_with("verify-install 1.2.3: 1 of 2 checks failed\n"),
+            "{text}"
+        );
+        let md = list.markdown();
+        assert!(md.contains("| ❌ | python/polyglot@1.2.3 | license | no License metadata | set [project].license |"), "{md}");
+        assert_eq!(github_escape("a%b\nc"), "a%25b%0Ac");
+    }
+}
