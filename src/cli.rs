@@ -42,6 +42,24 @@ pub enum Command {
     Bump(BumpArgs),
     /// List every version location with its current value, and whether they agree.
     Versions,
+    /// Install what was published, from its registry, into fresh environments, and check it works.
+    VerifyInstall(VerifyInstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyInstallArgs {
+    /// The version to verify (default: the version in the manifests).
+    #[arg(value_name = "VERSION")]
+    pub version: Option<String>,
+    /// Only this product (repeatable; default: every product published to a registry).
+    #[arg(long = "product", value_name = "NAME")]
+    pub products: Vec<String>,
+    /// How long to wait for the registry to show the version, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub wait: u64,
+    /// Keep the temporary environments and print where they are.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +168,18 @@ pub fn run(cli: Cli, out: &Output) -> Result<()> {
                 Mode::Execute
             };
             commands::bump::run(&repo, &request, mode, out)
+        }
+        Command::VerifyInstall(args) => {
+            let root = find_root(&start)?;
+            recover(&root, out)?;
+            let repo = Repo::load(&root)?;
+            let request = commands::verify_install::VerifyRequest {
+                version: args.version.clone(),
+                products: args.products.clone(),
+                wait: std::time::Duration::from_secs(args.wait),
+                keep: args.keep,
+            };
+            commands::verify_install::run(&repo, &request, out)
         }
         Command::Versions => {
             let root = find_root(&start)?;

@@ -10,6 +10,7 @@ pub mod config;
 pub mod edit;
 pub mod exec;
 pub mod plan;
+pub mod registry;
 pub mod repo;
 pub mod report;
 pub mod txn;

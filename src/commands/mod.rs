@@ -2,4 +2,5 @@
 
 pub mod bump;
 pub mod init;
+pub mod verify_install;
 pub mod versions;

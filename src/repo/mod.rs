@@ -92,6 +92,8 @@ pub struct Product {
     pub tag: Option<String>,
     pub after: Vec<String>,
     pub changelog: Option<String>,
+    /// The `[registry.NAME]` it is published to, when it names one.
+    pub registry: Option<String>,
     /// Cargo products: the workspace's packages.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<CargoPackage>,
@@ -149,6 +151,7 @@ impl Repo {
                 tag: p.tag.as_ref().map(|t| t.get_ref().clone()),
                 after: p.after.iter().map(|a| a.get_ref().clone()).collect(),
                 changelog: p.changelog.as_ref().map(|c| c.get_ref().clone()),
+                registry: p.registry.as_ref().map(|r| r.get_ref().clone()),
                 packages: Vec::new(),
             };
             if let Some(manifest) = &p.manifest {
