@@ -3,6 +3,7 @@
 
 pub mod fixture;
 pub mod generate;
+pub mod registries;
 
 #[allow(unused_imports)] // each test crate uses a different part
 pub use fixture::{copy_fixture, git, shiplane, Run};
