@@ -214,13 +214,30 @@ pub(super) fn install_check(
     for bin in bins {
         let exe = root.join("bin").join(bin);
         let out = cmd!(sh, "{exe} --version").quiet().ignore_status().output();
+        // The version as a word of the output (`tool 1.2.0`, `tool v1.2.0`): 1.2.0 is not 11.2.0.
+        let prints_version = |stdout: &[u8]| {
+            String::from_utf8_lossy(stdout)
+                .split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')')
+                .any(|word| word.strip_prefix('v').unwrap_or(word) == target.registry_version)
+        };
         match out {
-            Ok(o) if String::from_utf8_lossy(&o.stdout).contains(&target.registry_version) => list
-                .push(Check::pass(
-                    &subject,
-                    "--version",
-                    format!("{bin} --version prints {}", target.registry_version),
-                )),
+            Ok(o) if o.status.success() && prints_version(&o.stdout) => list.push(Check::pass(
+                &subject,
+                "--version",
+                format!("{bin} --version prints {}", target.registry_version),
+            )),
+            Ok(o) if !o.status.success() => list.push(Check::fail(
+                &subject,
+                "--version",
+                format!(
+                    "{bin} --version exited {}: {}",
+                    o.status
+                        .code()
+                        .map_or("by a signal".into(), |c| c.to_string()),
+                    tail(&[o.stderr, o.stdout].concat())
+                ),
+                "make --version print the version and exit 0",
+            )),
             Ok(o) => list.push(Check::fail(
                 &subject,
                 "--version",

@@ -74,11 +74,21 @@ pub fn run(repo: &Repo, request: &VerifyRequest, out: &Output) -> Result<()> {
         }
     };
     let selected = select(repo, &request.products)?;
+    // One deadline for the whole run: `--wait` bounds how long the run waits for the registries,
+    // not how long it waits for each package (30 packages would otherwise wait 30 times).
+    let deadline = Deadline {
+        at: Instant::now() + request.wait,
+        wait: request.wait,
+    };
     let work = tempfile::Builder::new()
         .prefix("shiplane-verify-")
         .tempdir()
         .context("creating a temp directory")?;
+    // Every command runs in the temp directory, never where Shiplane was started: a repository's
+    // `.cargo/config.toml` (patches, vendored sources) or a module next to the working directory
+    // (Python puts it first on sys.path) would otherwise stand in for what the registry serves.
     let sh = Shell::new()?;
+    sh.change_dir(work.path());
     let prober = Prober::new(repo.root.clone(), HttpSettings::default());
     let mut list = Checklist::new(format!("verify-install {version}"));
     for (i, product) in selected.iter().enumerate() {
@@ -86,14 +96,7 @@ pub fn run(repo: &Repo, request: &VerifyRequest, out: &Output) -> Result<()> {
         std::fs::create_dir_all(&dir)?;
         out.detail(format!("verifying {} in {}", product.name, dir.display()));
         verify_product(
-            repo,
-            &sh,
-            &prober,
-            &dir,
-            product,
-            &version,
-            request.wait,
-            &mut list,
+            repo, &sh, &prober, &dir, product, &version, &deadline, &mut list,
         )?;
     }
     if request.keep {
@@ -114,9 +117,10 @@ fn select<'r>(repo: &'r Repo, names: &[String]) -> Result<Vec<&'r Product>> {
     if names.is_empty() {
         return Ok(repo.products.iter().filter(|p| installable(p)).collect());
     }
-    let mut out = Vec::new();
+    let mut out: Vec<&Product> = Vec::new();
     for name in names {
         match repo.products.iter().find(|p| &p.name == name) {
+            Some(p) if out.iter().any(|o| o.name == p.name) => {}
             Some(p) if installable(p) => out.push(p),
             Some(p) => {
                 return Err(UsageError(format!(
@@ -163,7 +167,7 @@ fn verify_product(
     work: &Path,
     product: &Product,
     version: &Version,
-    wait: Duration,
+    deadline: &Deadline,
     list: &mut Checklist,
 ) -> Result<()> {
     let verify = product_verify(repo, product);
@@ -222,19 +226,35 @@ fn verify_product(
                 let dir = work.join(&package.name);
                 std::fs::create_dir_all(&dir)?;
                 let Some(published) =
-                    published_check(prober, &endpoint, &registry_label, &target, wait, list)
+                    published_check(prober, &endpoint, &registry_label, &target, deadline, list)
                 else {
                     continue;
                 };
-                match published.find(&target.registry_version) {
-                    Some(p) if p.yanked => list.push(Check::fail(
+                if published
+                    .find(&target.registry_version)
+                    .is_some_and(|p| p.yanked)
+                {
+                    // Cargo resolves no new dependency on a yanked version: the build, install
+                    // and metadata checks could only fail for that same reason.
+                    let registry_arg = cargo_name
+                        .as_deref()
+                        .map(|r| format!(" --registry {r}"))
+                        .unwrap_or_default();
+                    list.push(Check::fail(
                         &target.subject(),
                         "yanked",
-                        format!("{} is yanked on {registry_label}", target.subject()),
-                        "publish a new version (a yanked version cannot be un-yanked by Shiplane)",
-                    )),
-                    _ => list.push(Check::pass(&target.subject(), "yanked", "not yanked")),
+                        format!(
+                            "{} {} is yanked on {registry_label}: cargo will not resolve it for new projects or `cargo install` (build and install not checked)",
+                            target.name, target.registry_version
+                        ),
+                        format!(
+                            "publish a fixed version; if the yank was a mistake, `cargo yank --undo --version {} {}{registry_arg}`",
+                            target.registry_version, target.name
+                        ),
+                    ));
+                    continue;
                 }
+                list.push(Check::pass(&target.subject(), "yanked", "not yanked"));
                 let home = cargo::fresh_cargo_home(&dir, registry)
                     .context("preparing a fresh CARGO_HOME")?;
                 let targets = cargo::local_targets(&repo.root.join(&package.manifest));
@@ -294,7 +314,7 @@ fn verify_product(
                 registry_version: pep440,
             };
             let Some(published) =
-                published_check(prober, &endpoint, &registry_label, &target, wait, list)
+                published_check(prober, &endpoint, &registry_label, &target, deadline, list)
             else {
                 return Ok(());
             };
@@ -345,7 +365,7 @@ fn verify_product(
                 registry_version: version.to_string(),
             };
             let Some(published) =
-                published_check(prober, &endpoint, &registry_label, &target, wait, list)
+                published_check(prober, &endpoint, &registry_label, &target, deadline, list)
             else {
                 return Ok(());
             };
@@ -359,14 +379,20 @@ fn verify_product(
     Ok(())
 }
 
-/// Wait (bounded, with backoff) until the registry lists the version. Records the "published"
-/// check; `None` when it never showed up or the registry could not be read.
+/// When the run stops waiting for registries to show versions (`--wait` after the start).
+struct Deadline {
+    at: Instant,
+    wait: Duration,
+}
+
+/// Wait (until `deadline`, polling with backoff) until the registry lists the version. Records
+/// the "published" check; `None` when it never showed up or the registry could not be read.
 fn published_check(
     prober: &Prober,
     endpoint: &Endpoint,
     registry_label: &str,
     target: &Target<'_>,
-    wait: Duration,
+    deadline: &Deadline,
     list: &mut Checklist,
 ) -> Option<PackageVersions> {
     let started = Instant::now();
@@ -388,7 +414,8 @@ fn published_check(
                 return Some(found);
             }
             Ok(found) => {
-                if started.elapsed() + delay > wait {
+                let now = Instant::now();
+                if now >= deadline.at {
                     let listed = found
                         .map(|f| {
                             f.versions
@@ -402,12 +429,19 @@ fn published_check(
                     list.push(Check::fail(
                         &target.subject(),
                         "published",
-                        format!("{} is not on {registry_label} after waiting {:.0?} (versions there: {listed})", target.registry_version, wait),
-                        "publish it (`shiplane publish --execute`), or wait longer with --wait",
+                        format!(
+                            "{} is not on {registry_label} within --wait {}s (versions there: {listed})",
+                            target.registry_version,
+                            deadline.wait.as_secs()
+                        ),
+                        format!(
+                            "publish {} {} first (or check the version asked for); if it was just published, give the registry longer with --wait SECONDS",
+                            target.name, target.registry_version
+                        ),
                     ));
                     return None;
                 }
-                std::thread::sleep(delay);
+                std::thread::sleep(delay.min(deadline.at - now));
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
             Err(e) => {

@@ -8,7 +8,8 @@ use serde::Deserialize;
 use xshell::{cmd, Shell};
 
 use super::{tail, Target};
-use crate::config::VerifyConfig;
+use crate::config::{Ecosystem, VerifyConfig};
+use crate::registry;
 use crate::report::{Check, Checklist};
 
 /// What the probe script inside the venv reports.
@@ -80,11 +81,17 @@ pub(super) fn install_and_inspect(
     let index_args: Vec<String> = index
         .map(|i| vec!["--index-url".to_string(), i.to_string()])
         .unwrap_or_default();
-    // Only the index may answer: no find-links, no cache, no user config that adds sources.
-    let install = cmd!(sh, "{python} -m pip install --no-cache-dir --disable-pip-version-check --quiet {index_args...} {spec}")
+    // Only the index may answer: no find-links, no cache, no extra sources from the environment.
+    // The venv's python runs isolated (`-I`: no PYTHONPATH, no user site-packages, not the
+    // working directory): a copy of the package found there would be "already satisfied" or
+    // imported instead of the one the registry serves. Nothing may send the install elsewhere.
+    let install = cmd!(sh, "{python} -I -m pip install --no-cache-dir --disable-pip-version-check --quiet {index_args...} {spec}")
         .env_remove("PIP_FIND_LINKS")
         .env_remove("PIP_NO_INDEX")
         .env_remove("PIP_EXTRA_INDEX_URL")
+        .env_remove("PIP_USER")
+        .env_remove("PIP_TARGET")
+        .env_remove("PIP_PREFIX")
         .quiet()
         .ignore_status()
         .output();
@@ -119,7 +126,7 @@ pub(super) fn install_and_inspect(
         .unwrap_or_else(|| target.name.replace(['-', '.'], "_"));
     let symbols = serde_json::to_string(&verify.symbols).unwrap_or_else(|_| "[]".into());
     let name = target.name;
-    let inspected = cmd!(sh, "{python} -c {INSPECT} {name} {module} {symbols}")
+    let inspected = cmd!(sh, "{python} -I -c {INSPECT} {name} {module} {symbols}")
         .quiet()
         .ignore_status()
         .output();
@@ -162,11 +169,14 @@ pub(super) fn install_and_inspect(
                 "__version__",
                 "the module has no __version__ (not checked)",
             )),
-            Some(v) if v == expected => list.push(Check::pass(
-                &subject,
-                "__version__",
-                format!("{module}.__version__ = {v}"),
-            )),
+            // PEP 440 spellings of one version are equal (`1.0.0rc1`, `1.0.0-rc.1`, `1.0.0.RC1`).
+            Some(v) if registry::same_version(Ecosystem::Python, v, expected) => {
+                list.push(Check::pass(
+                    &subject,
+                    "__version__",
+                    format!("{module}.__version__ = {v}"),
+                ))
+            }
             Some(v) => list.push(Check::fail(
                 &subject,
                 "__version__",
@@ -196,7 +206,7 @@ pub(super) fn install_and_inspect(
     }
     metadata_checks(&subject, &inspection, list);
     if let Some(smoke) = &verify.smoke {
-        let run = cmd!(sh, "{python} -c {smoke}")
+        let run = cmd!(sh, "{python} -I -c {smoke}")
             .quiet()
             .ignore_status()
             .output();
@@ -223,6 +233,7 @@ pub(super) fn install_and_inspect(
             };
             let run = cmd!(sh, "{program} {args...}")
                 .env("PATH", path)
+                .env_remove("PYTHONPATH")
                 .quiet()
                 .ignore_status()
                 .output();
