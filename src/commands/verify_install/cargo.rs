@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use toml_edit::{DocumentMut, Item};
 use xshell::{cmd, Shell};
 
-use super::{tail, Target};
+use super::{install_step, tail, Target};
 use crate::report::{Check, Checklist};
 
 /// What the local manifest says a package builds: a library, binaries.
@@ -186,30 +186,15 @@ pub(super) fn install_check(
     .quiet()
     .ignore_status()
     .output();
-    match run {
-        Ok(o) if o.status.success() => list.push(Check::pass(
-            &subject,
-            "install",
-            format!("cargo install {name} --version {version} works"),
-        )),
-        Ok(o) => {
-            list.push(Check::fail(
-                &subject,
-                "install",
-                format!("cargo install failed: {}", tail(&o.stderr)),
-                "check the binary builds from the published crate",
-            ));
-            return;
-        }
-        Err(e) => {
-            list.push(Check::fail(
-                &subject,
-                "install",
-                format!("cannot run cargo: {e}"),
-                "check the Rust toolchain",
-            ));
-            return;
-        }
+    if !install_step(
+        list,
+        &subject,
+        run,
+        format!("cargo install {name} --version {version} works"),
+        "check the binary builds from the published crate",
+        "check the Rust toolchain",
+    ) {
+        return;
     }
     for bin in bins {
         let exe = root.join("bin").join(bin);

@@ -54,6 +54,76 @@ impl Target<'_> {
     }
 }
 
+/// Record the outcome of an install command as the `install` check: `passed` on success, the
+/// output's tail and `fix` on failure, `missing_tool` when the command cannot run at all.
+/// Returns whether it succeeded (later checks need the installed package).
+pub(crate) fn install_step(
+    list: &mut Checklist,
+    subject: &str,
+    run: xshell::Result<std::process::Output>,
+    passed: String,
+    fix: &str,
+    missing_tool: &str,
+) -> bool {
+    match run {
+        Ok(o) if o.status.success() => {
+            list.push(Check::pass(subject, "install", passed));
+            true
+        }
+        Ok(o) => {
+            list.push(Check::fail(
+                subject,
+                "install",
+                format!("failed: {}", tail(&[o.stderr, o.stdout].concat())),
+                fix,
+            ));
+            false
+        }
+        Err(e) => {
+            list.push(Check::fail(
+                subject,
+                "install",
+                format!("cannot run: {e}"),
+                missing_tool,
+            ));
+            false
+        }
+    }
+}
+
+/// Parse the one JSON document an inspection script prints. When the script cannot run or its
+/// output does not parse, an `import` failure is recorded and `None` returned.
+pub(crate) fn inspection<T: serde::de::DeserializeOwned>(
+    list: &mut Checklist,
+    subject: &str,
+    run: xshell::Result<std::process::Output>,
+    fix: &str,
+) -> Option<T> {
+    match run {
+        Ok(o) => match serde_json::from_slice::<T>(&o.stdout) {
+            Ok(found) => Some(found),
+            Err(e) => {
+                list.push(Check::fail(
+                    subject,
+                    "import",
+                    format!("inspection failed ({e}): {}", tail(&o.stderr)),
+                    fix,
+                ));
+                None
+            }
+        },
+        Err(e) => {
+            list.push(Check::fail(
+                subject,
+                "import",
+                format!("cannot run the inspection: {e}"),
+                fix,
+            ));
+            None
+        }
+    }
+}
+
 /// The last lines of a command's output, for a failure message.
 pub(crate) fn tail(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use xshell::{cmd, Shell};
 
 use super::python::push_run;
-use super::{tail, Target};
+use super::{inspection, install_step, Target};
 use crate::config::VerifyConfig;
 use crate::report::{Check, Checklist};
 
@@ -106,30 +106,15 @@ pub(super) fn install_and_inspect(
     .quiet()
     .ignore_status()
     .output();
-    match install {
-        Ok(o) if o.status.success() => list.push(Check::pass(
-            &subject,
-            "install",
-            format!("npm install {spec} into a fresh folder"),
-        )),
-        Ok(o) => {
-            list.push(Check::fail(
-                &subject,
-                "install",
-                format!("npm install {spec} failed: {}", tail(&o.stderr)),
-                "check the package's dependencies resolve from the registry",
-            ));
-            return;
-        }
-        Err(e) => {
-            list.push(Check::fail(
-                &subject,
-                "install",
-                format!("cannot run npm: {e}"),
-                "install Node.js and npm",
-            ));
-            return;
-        }
+    if !install_step(
+        list,
+        &subject,
+        install,
+        format!("npm install {spec} into a fresh folder"),
+        "check the package's dependencies resolve from the registry",
+        "install Node.js and npm",
+    ) {
+        return;
     }
     let module = verify
         .module
@@ -141,28 +126,14 @@ pub(super) fn install_and_inspect(
         .quiet()
         .ignore_status()
         .output();
-    let inspection: Inspection =
-        match inspected.map(|o| (serde_json::from_slice::<Inspection>(&o.stdout), o)) {
-            Ok((Ok(i), _)) => i,
-            Ok((Err(e), o)) => {
-                list.push(Check::fail(
-                    &subject,
-                    "import",
-                    format!("inspection failed ({e}): {}", tail(&o.stderr)),
-                    "load the package by hand in a fresh folder",
-                ));
-                return;
-            }
-            Err(e) => {
-                list.push(Check::fail(
-                    &subject,
-                    "import",
-                    format!("cannot run node: {e}"),
-                    "install Node.js",
-                ));
-                return;
-            }
-        };
+    let Some(inspection) = inspection::<Inspection>(
+        list,
+        &subject,
+        inspected,
+        "load the package by hand in a fresh folder",
+    ) else {
+        return;
+    };
     match &inspection.load_error {
         None => list.push(Check::pass(
             &subject,

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 use xshell::{cmd, Shell};
 
-use super::{tail, Target};
+use super::{inspection, install_step, tail, Target};
 use crate::config::{Ecosystem, VerifyConfig};
 use crate::registry;
 use crate::report::{Check, Checklist};
@@ -95,30 +95,15 @@ pub(super) fn install_and_inspect(
         .quiet()
         .ignore_status()
         .output();
-    match install {
-        Ok(o) if o.status.success() => list.push(Check::pass(
-            &subject,
-            "install",
-            format!("pip installed {spec} into a fresh venv"),
-        )),
-        Ok(o) => {
-            list.push(Check::fail(
-                &subject,
-                "install",
-                format!("pip install {spec} failed: {}", tail(&o.stderr)),
-                "check the package's requirements and that the index serves a file for this Python",
-            ));
-            return;
-        }
-        Err(e) => {
-            list.push(Check::fail(
-                &subject,
-                "install",
-                format!("cannot run pip: {e}"),
-                "install pip in the venv",
-            ));
-            return;
-        }
+    if !install_step(
+        list,
+        &subject,
+        install,
+        format!("pip installed {spec} into a fresh venv"),
+        "check the package's requirements and that the index serves a file for this Python",
+        "install pip in the venv",
+    ) {
+        return;
     }
     let module = verify
         .module
@@ -130,28 +115,14 @@ pub(super) fn install_and_inspect(
         .quiet()
         .ignore_status()
         .output();
-    let inspection: Inspection =
-        match inspected.map(|o| (serde_json::from_slice::<Inspection>(&o.stdout), o)) {
-            Ok((Ok(i), _)) => i,
-            Ok((Err(e), o)) => {
-                list.push(Check::fail(
-                    &subject,
-                    "import",
-                    format!("inspection failed ({e}): {}", tail(&o.stderr)),
-                    "run the import by hand in a fresh venv",
-                ));
-                return;
-            }
-            Err(e) => {
-                list.push(Check::fail(
-                    &subject,
-                    "import",
-                    format!("cannot run the venv's python: {e}"),
-                    "check the venv",
-                ));
-                return;
-            }
-        };
+    let Some(inspection) = inspection::<Inspection>(
+        list,
+        &subject,
+        inspected,
+        "run the import by hand in a fresh venv",
+    ) else {
+        return;
+    };
     match &inspection.import_error {
         None => list.push(Check::pass(&subject, "import", format!("import {module} works"))),
         Some(e) => list.push(Check::fail(
