@@ -30,6 +30,63 @@ pub struct Config {
     /// `[registry.NAME]`: registry endpoints (never code constants).
     #[serde(default, rename = "registry")]
     pub registries: BTreeMap<String, Spanned<RegistryConfig>>,
+    /// `[ci]`: the one contributor lane, and what the generated workflows use.
+    #[serde(default)]
+    pub ci: CiConfig,
+}
+
+/// `[ci]`: the canonical lane (`cargo xtask ci`) and the settings the workflows are generated from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CiConfig {
+    /// The GitHub runner label the generated jobs run on (default `ubuntu-latest`).
+    pub runs_on: Option<String>,
+    /// `single` (one job runs the lane) or `per-step` (one job per step); default `single`.
+    pub jobs: Option<Spanned<String>>,
+    /// Environment for every step, locally and in CI alike.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Default timeout of a step (`90s`, `10m`, `1h`); default `30m`.
+    pub timeout: Option<Spanned<String>>,
+    /// Pinned tool versions, one source of truth for the lane and every workflow (e.g. `rust`, `zizmor`).
+    #[serde(default)]
+    pub tools: BTreeMap<String, String>,
+    /// Third-party actions the workflows use, pinned to a full commit SHA: `"owner/repo" = { sha, tag }`.
+    #[serde(default)]
+    pub actions: BTreeMap<String, Spanned<ActionPin>>,
+    /// The lane, in order.
+    #[serde(default, rename = "step")]
+    pub steps: Vec<Spanned<CiStepConfig>>,
+}
+
+/// A third-party action pinned to a commit, with the tag it stands for (written as a comment).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionPin {
+    pub sha: Spanned<String>,
+    pub tag: String,
+}
+
+/// `[[ci.step]]`: one step of the lane.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CiStepConfig {
+    pub name: Spanned<String>,
+    /// `fmt`, `clippy`, `test`, `doc`, `package`, `workflows`, `zizmor` or `command`.
+    pub kind: Spanned<String>,
+    /// `command` steps: the argv (no shell string).
+    pub run: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Extra environment set only when running under CI (`CI=true`): the one named difference.
+    #[serde(default)]
+    pub ci_env: BTreeMap<String, String>,
+    /// Working directory, relative to the repository root.
+    pub dir: Option<Spanned<String>>,
+    /// `90s`, `10m`, `1h`.
+    pub timeout: Option<Spanned<String>>,
+    /// What to do when the step fails.
+    pub hint: Option<String>,
 }
 
 /// `[registry.NAME]`: where an ecosystem's packages are published and read.
