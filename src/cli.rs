@@ -44,6 +44,37 @@ pub enum Command {
     Versions,
     /// Install what was published, from its registry, into fresh environments, and check it works.
     VerifyInstall(VerifyInstallArgs),
+    /// Run the contributor lane from shiplane.toml `[ci]`: the same steps locally and in CI.
+    Ci(CiArgs),
+    /// Generate the GitHub workflows from the lane (`--write`), or check them for drift and hygiene (`--check`).
+    Workflows(WorkflowsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    /// Run only this step (repeatable).
+    #[arg(long = "step", value_name = "NAME")]
+    pub steps: Vec<String>,
+    /// List the steps (argv, env, timeout, and what differs under CI) without running them.
+    #[arg(long)]
+    pub list: bool,
+    /// Run every step even after a failure, then summarise every failure with its hint.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Internal: run the xtask's Rust step NAME in this process (how `ci` starts a Rust step).
+    #[arg(long, value_name = "NAME", hide = true)]
+    pub rust_step: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct WorkflowsArgs {
+    /// Write the generated workflows into .github/workflows/.
+    #[arg(long)]
+    pub write: bool,
+    /// Fail with the exact diff if a generated workflow drifted, and audit every workflow's hygiene.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]
@@ -137,8 +168,20 @@ fn out_error(text: String, out: &Output) -> String {
     }
 }
 
+/// What a repository's own xtask adds to Shiplane: see [`run_args_with`].
+#[derive(Debug, Default)]
+pub struct Extensions {
+    /// Lane steps written in Rust, run by `ci` after the steps of shiplane.toml, in this order.
+    pub ci_steps: Vec<commands::ci::RustStep>,
+}
+
 /// Dispatch a parsed command line.
 pub fn run(cli: Cli, out: &Output) -> Result<()> {
+    run_with(cli, &Extensions::default(), out)
+}
+
+/// [`run`], with an xtask's [`Extensions`].
+pub fn run_with(cli: Cli, extensions: &Extensions, out: &Output) -> Result<()> {
     let start = match &cli.dir {
         Some(dir) => dir.clone(),
         None => std::env::current_dir().context("reading the current directory")?,
@@ -180,6 +223,18 @@ pub fn run(cli: Cli, out: &Output) -> Result<()> {
                 keep: args.keep,
             };
             commands::verify_install::run(&repo, &request, out)
+        }
+        Command::Ci(args) => {
+            let root = find_root(&start)?;
+            recover(&root, out)?;
+            let repo = Repo::load(&root)?;
+            commands::ci::run(&repo, &args, &extensions.ci_steps, out)
+        }
+        Command::Workflows(args) => {
+            let root = find_root(&start)?;
+            recover(&root, out)?;
+            let repo = Repo::load(&root)?;
+            commands::workflows::run_with(&repo, &args, &extensions.ci_steps, out)
         }
         Command::Versions => {
             let root = find_root(&start)?;
@@ -225,6 +280,33 @@ where
     I: IntoIterator<Item = S>,
     S: Into<std::ffi::OsString> + Clone,
 {
+    run_args_with(args, &Extensions::default())
+}
+
+/// [`run_args`] for an xtask that adds to Shiplane, e.g. lane steps written in Rust:
+///
+/// ```no_run
+/// use shiplane::cli::{run_args_with, Extensions};
+/// use shiplane::commands::ci::RustStep;
+///
+/// let extensions = Extensions {
+///     ci_steps: vec![RustStep::new("rehearse", |root| {
+///         println!("rehearsing in {}", root.display());
+///         Ok(())
+///     })
+///     .hint("run `cargo xtask rehearse` and read its output")],
+/// };
+/// std::process::exit(i32::from(run_args_with(std::env::args_os().skip(1), &extensions)));
+/// ```
+///
+/// `cargo xtask ci` then runs `rehearse` after the steps of shiplane.toml, and
+/// `cargo xtask ci --step rehearse` runs it alone. The executable must be the one that calls
+/// `run_args_with` with these extensions: `ci` starts it again to run a Rust step.
+pub fn run_args_with<I, S>(args: I, extensions: &Extensions) -> u8
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
     let argv = std::iter::once(std::ffi::OsString::from("shiplane"))
         .chain(args.into_iter().map(Into::into));
     let cli = match Cli::try_parse_from(argv) {
@@ -244,7 +326,7 @@ where
         cli.verbose.min(3) as i8
     };
     let out = Output::new(cli.format, verbosity);
-    match run(cli, &out) {
+    match run_with(cli, extensions, &out) {
         Ok(()) => exit::SUCCESS,
         Err(error) => {
             let code = exit_code_of(&error);

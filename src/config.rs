@@ -1,7 +1,7 @@
 //! `shiplane.toml`: the release configuration, and its validation with `file:line` errors.
 //!
 //! Parsing rejects unknown keys and wrong types (serde, with the span of the offending key);
-//! [`Config::validate`] then checks meaning (products exist, files exist, templates are sound) and
+//! [`LoadedConfig::validate`] then checks meaning (products exist, files exist, templates are sound) and
 //! reports every problem at once. Each message names the file, the line and the fix.
 
 use std::collections::{BTreeMap, BTreeSet};

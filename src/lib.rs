@@ -16,3 +16,4 @@ pub mod repo;
 pub mod report;
 pub mod txn;
 pub mod version;
+pub mod workflows;

@@ -86,6 +86,9 @@ fn config_reference_documents_every_key() {
             "[product.verify]",
             "[[product]]\nname = \"a\"\necosystem = \"go\"\n[product.verify]",
         ),
+        ("[ci]", "[ci]"),
+        ("[[ci.step]]", "[[ci.step]]"),
+        ("[ci.actions]", "[ci.actions.\"owner/repo\"]"),
     ];
     for (table, opener) in tables {
         if !doc

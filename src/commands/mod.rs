@@ -1,6 +1,8 @@
 //! One module per command.
 
 pub mod bump;
+pub mod ci;
 pub mod init;
 pub mod verify_install;
 pub mod versions;
+pub mod workflows;

@@ -5,7 +5,7 @@
 //! endings, a trailing newline (or its absence) and a UTF-8 BOM all survive.
 //!
 //! The scanner below is a strict RFC 8259 validator that walks the whole
-//! document once (O(n), recursion bounded by [`MAX_DEPTH`]) and records the
+//! document once (O(n), recursion bounded by `MAX_DEPTH`) and records the
 //! span of the value at the requested path on the way.
 
 use std::fmt;
@@ -17,7 +17,7 @@ const MAX_DEPTH: usize = 512;
 /// Where a string value sits in a JSON document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonString {
-    /// Byte range of the string's contents, quotes excluded: text[content] is the raw (still-escaped) contents.
+    /// Byte range of the string's contents, quotes excluded: `text[content]` is the raw (still-escaped) contents.
     pub content: Range<usize>,
     /// 1-based line of the opening quote.
     pub line: usize,

@@ -4,21 +4,42 @@
 //! - `cargo xtask rehearse [--keep]`: a release rehearsal on the shipped example
 //!   (`examples/polyglot`): copied into a temporary git repository with a bare `origin`, then
 //!   `versions`, `bump minor --dry-run`, `bump minor`, and the same bump again (a no-op).
+//!
+//! The rehearsal is also the last step of this repository's lane (`cargo xtask ci`, after the
+//! steps of shiplane.toml `[ci]`): a lane step written in Rust, given to Shiplane through
+//! [`shiplane::cli::Extensions`]. `cargo xtask ci --step rehearse` runs it alone.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use shiplane::cli::{run_args_with, Extensions};
+use shiplane::commands::ci::RustStep;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("rehearse") => match rehearse(args[1..].iter().any(|a| a == "--keep")) {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if args.first().is_some_and(|a| a == "rehearse") {
+        let keep = args[1..].iter().any(|a| a == "--keep");
+        return match rehearse(&repo_root(), keep) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("rehearse: {e}");
                 ExitCode::from(1)
             }
-        },
-        _ => ExitCode::from(shiplane::cli::run_args(args)),
+        };
+    }
+    ExitCode::from(run_args_with(args, &extensions()))
+}
+
+/// What this repository adds to Shiplane: the rehearsal as a lane step.
+fn extensions() -> Extensions {
+    Extensions {
+        ci_steps: vec![RustStep::new("rehearse", |root: &Path| {
+            rehearse(root, false).map_err(anyhow::Error::msg)
+        })
+        .hint("run `cargo xtask rehearse --keep` and inspect target/rehearsal/polyglot")
+        .timeout(Duration::from_secs(15 * 60))],
     }
 }
 
@@ -90,8 +111,7 @@ fn step(work: &Path, args: &[&str], expect: u8) -> Result<(), String> {
     }
 }
 
-fn rehearse(keep: bool) -> Result<(), String> {
-    let root = repo_root();
+fn rehearse(root: &Path, keep: bool) -> Result<(), String> {
     let base = root.join("target").join("rehearsal");
     let _ = std::fs::remove_dir_all(&base);
     let work = base.join("polyglot");
