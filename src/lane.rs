@@ -22,7 +22,8 @@ pub enum StepKind {
     Test,
     /// `cargo doc --workspace --no-deps` with `RUSTDOCFLAGS=-D warnings`.
     Doc,
-    /// `cargo package --workspace`: packaging proven on every change.
+    /// `cargo package --workspace --allow-dirty`, leaving out `publish = false` members: packaging
+    /// proven on every change.
     Package,
     /// `workflows --check` of this very tool: generated workflows have not drifted.
     Workflows,

@@ -373,7 +373,7 @@ fn list_resolves_built_in_kinds() {
     let value = json(&run);
     let steps = value["steps"].as_array().unwrap();
     let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["fmt", "doc", "workflows", "zizmor"]);
+    assert_eq!(names, ["fmt", "doc", "workflows", "zizmor", "package"]);
     assert_eq!(
         steps[0]["argv"],
         serde_json::json!(["cargo", "fmt", "--all", "--", "--check"])
@@ -405,6 +405,18 @@ fn list_resolves_built_in_kinds() {
     assert_eq!(
         steps[3]["argv"],
         serde_json::json!(["zizmor", "--offline", ".github/workflows"])
+    );
+    // `package` leaves out the members that cannot be published, and packages the work tree.
+    assert_eq!(
+        steps[4]["argv"],
+        serde_json::json!([
+            "cargo",
+            "package",
+            "--workspace",
+            "--allow-dirty",
+            "--exclude",
+            "fixture-tool"
+        ])
     );
     let run = ci(dir, &["--list", "--step", "zizmor"]);
     run.success();

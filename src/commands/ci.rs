@@ -381,6 +381,23 @@ fn resolve(
                 ))
             }
         }
+        Kind::Lane(StepKind::Package) => {
+            // Members that cannot be published cannot be packaged either; and the lane checks the
+            // working tree as it is (CI checkouts are clean anyway).
+            let dir = step
+                .dir
+                .as_ref()
+                .map_or(context.root.clone(), |d| context.root.join(d));
+            let skipped = crate::repo::unpublishable_members(&dir, "Cargo.toml");
+            let mut argv = step.argv.clone();
+            argv.push("--allow-dirty".into());
+            for name in &skipped {
+                argv.extend(["--exclude".to_string(), name.clone()]);
+            }
+            let note = (!skipped.is_empty())
+                .then(|| format!("publish = false, left out: {}", skipped.join(", ")));
+            Ok((argv, note))
+        }
         Kind::Lane(StepKind::Workflows) => Ok((
             vec![
                 context.exe_arg(),

@@ -325,6 +325,26 @@ pub(super) fn load(
 /// `workspace.exclude`, and path dependencies inside the workspace directory (Cargo makes those
 /// members too) — the same rules [`load`] follows. Empty when `manifest` is not a workspace root or
 /// cannot be read.
+/// Names of the workspace members that cannot be published (`publish = false` or `publish = []`):
+/// `cargo package --workspace` must leave them out.
+pub(crate) fn unpublishable_members(root: &Path, manifest: &str) -> Vec<String> {
+    let mut names: Vec<String> = workspace_member_manifests(root, manifest)
+        .iter()
+        .filter_map(|rel| {
+            let doc = Document::parse(std::fs::read_to_string(root.join(rel)).ok()?).ok()?;
+            let package = doc.as_table().get("package")?;
+            let publish = match package.get("publish") {
+                Some(Item::Value(Value::Boolean(b))) => *b.value(),
+                Some(Item::Value(Value::Array(a))) => !a.is_empty(),
+                _ => true,
+            };
+            (!publish).then(|| package.get("name")?.as_str().map(str::to_string))?
+        })
+        .collect();
+    names.sort();
+    names
+}
+
 pub(crate) fn workspace_member_manifests(root: &Path, manifest: &str) -> Vec<String> {
     let read = |rel: &str| -> Option<Document<String>> {
         Document::parse(std::fs::read_to_string(root.join(rel)).ok()?).ok()

@@ -20,8 +20,8 @@ use crate::edit::{self, json, pattern, Found};
 use crate::report::{Problem, Problems};
 use crate::version::{self, Scheme};
 
-pub(crate) use cargo::workspace_member_manifests;
 pub use cargo::CargoPackage;
+pub(crate) use cargo::{unpublishable_members, workspace_member_manifests};
 
 /// A text file of the repository, read once.
 #[derive(Debug, Clone)]
