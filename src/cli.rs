@@ -44,10 +44,22 @@ pub enum Command {
     Versions,
     /// Install what was published, from its registry, into fresh environments, and check it works.
     VerifyInstall(VerifyInstallArgs),
+    /// Check every release precondition at once; each failure comes with its fix.
+    Preflight(PreflightArgs),
     /// Run the contributor lane from shiplane.toml `[ci]`: the same steps locally and in CI.
     Ci(CiArgs),
     /// Generate the GitHub workflows from the lane (`--write`), or check them for drift and hygiene (`--check`).
     Workflows(WorkflowsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PreflightArgs {
+    /// The version to release (default: the version in the manifests).
+    #[arg(value_name = "VERSION")]
+    pub version: Option<String>,
+    /// Do not `git fetch` before comparing with the remote branch (compare with what is known).
+    #[arg(long)]
+    pub no_fetch: bool,
 }
 
 #[derive(Debug, Args)]
@@ -223,6 +235,12 @@ pub fn run_with(cli: Cli, extensions: &Extensions, out: &Output) -> Result<()> {
                 keep: args.keep,
             };
             commands::verify_install::run(&repo, &request, out)
+        }
+        Command::Preflight(args) => {
+            let root = find_root(&start)?;
+            recover(&root, out)?;
+            let repo = Repo::load(&root)?;
+            commands::preflight::run_with(&repo, &args, &extensions.ci_steps, out)
         }
         Command::Ci(args) => {
             let root = find_root(&start)?;

@@ -140,6 +140,10 @@ pub struct Release {
     pub commit_message: Spanned<String>,
     /// The repository's keep-a-changelog file.
     pub changelog: Option<Spanned<String>>,
+    /// Globs no published artifact may contain (`preflight`); replaces the default list.
+    pub package_exclude: Option<Vec<Spanned<String>>>,
+    /// The largest file a published artifact may contain (`preflight`), e.g. `"5MB"`.
+    pub max_file_size: Option<Spanned<String>>,
 }
 
 impl Default for Release {
@@ -149,8 +153,38 @@ impl Default for Release {
             tag: None,
             commit_message: default_commit_message(),
             changelog: None,
+            package_exclude: None,
+            max_file_size: None,
         }
     }
+}
+
+/// A size such as `5MB`, `500 kB`, `1.5MiB` or `1024` (bytes), in bytes. `kB`/`MB`/`GB` are
+/// powers of 1000, `KiB`/`MiB`/`GiB` powers of 1024; units are case-insensitive.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" | "k" => 1_000,
+        "mb" | "m" => 1_000_000,
+        "gb" | "g" => 1_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` (use B, kB, MB, GB, KiB, MiB or GiB)"
+            ))
+        }
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size such as \"5MB\""))?;
+    Ok((value * factor as f64).round() as u64)
 }
 
 fn default_branch() -> String {
@@ -364,6 +398,22 @@ impl LoadedConfig {
         );
         if let Some(changelog) = &cfg.release.changelog {
             self.check_file(root, &mut problems, changelog, "changelog");
+        }
+        if let Some(size) = &cfg.release.max_file_size {
+            if let Err(e) = parse_size(size.get_ref()) {
+                problems.push(
+                    self.problem(size, format!("[release] max-file-size: {e}"))
+                        .hint("e.g. max-file-size = \"5MB\""),
+                );
+            }
+        }
+        for glob in cfg.release.package_exclude.iter().flatten() {
+            if glob.get_ref().trim_matches('/').is_empty() {
+                problems.push(
+                    self.problem(glob, "[release] package-exclude has an empty glob")
+                        .hint("write a glob such as \"*.pem\" or \"internal/\", or remove it"),
+                );
+            }
         }
         for product in &cfg.products {
             let p = product.get_ref();

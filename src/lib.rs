@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod edit;
 pub mod exec;
+pub mod git;
 pub mod lane;
 pub mod plan;
 pub mod registry;

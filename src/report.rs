@@ -355,13 +355,29 @@ impl Check {
 pub struct Checklist {
     pub title: String,
     pub checks: Vec<Check>,
+    /// The parts the checks came from, in order, with their timing (`preflight`); left out of the
+    /// JSON when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<CheckGroup>,
+    /// Wall time of the whole checklist, when measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+}
+
+/// A named part of a [`Checklist`]: how many checks it gave, how many failed, how long it took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckGroup {
+    pub name: String,
+    pub duration_ms: u64,
+    pub checks: usize,
+    pub failed: usize,
 }
 
 impl Checklist {
     pub fn new(title: impl Into<String>) -> Checklist {
         Checklist {
             title: title.into(),
-            checks: Vec::new(),
+            ..Checklist::default()
         }
     }
 

@@ -3,6 +3,7 @@
 pub mod bump;
 pub mod ci;
 pub mod init;
+pub mod preflight;
 pub mod verify_install;
 pub mod versions;
 pub mod workflows;

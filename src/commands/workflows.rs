@@ -30,6 +30,31 @@ pub fn run_with(
     rust_steps: &[RustStep],
     out: &Output,
 ) -> Result<()> {
+    let prepared = prepare(repo, rust_steps)?;
+    if args.write {
+        write(&repo.root, &prepared.generated, out)
+    } else {
+        check(&repo.root, &prepared, out)
+    }
+}
+
+/// What `workflows --check` finds, without printing anything: every drift, coverage and hygiene
+/// problem, each with its `file:line` and fix. A lane or generator configuration problem is an
+/// error (exit 2), as for `workflows --check`.
+pub fn check_problems(repo: &Repo, rust_steps: &[RustStep]) -> Result<Vec<Problem>> {
+    let prepared = prepare(repo, rust_steps)?;
+    Ok(inspect(&repo.root, &prepared)?.problems)
+}
+
+/// The lane and what it generates.
+struct Prepared {
+    lane: Lane,
+    generated: Vec<Generated>,
+    /// The steps ci.yml must run: the lane's, then the xtask's Rust steps.
+    names: Vec<String>,
+}
+
+fn prepare(repo: &Repo, rust_steps: &[RustStep]) -> Result<Prepared> {
     let lane = Lane::load(&repo.config)?;
     let default_timeout = repo
         .config
@@ -47,13 +72,13 @@ pub fn run_with(
         })
         .collect();
     let generated = workflows::generate(&repo.config, &lane, &rust_steps)?;
-    let mut names: Vec<&str> = lane.steps.iter().map(|s| s.name.as_str()).collect();
-    names.extend(rust_steps.iter().map(|s| s.name.as_str()));
-    if args.write {
-        write(&repo.root, &generated, out)
-    } else {
-        check(&repo.root, &lane, &names, &generated, out)
-    }
+    let mut names: Vec<String> = lane.steps.iter().map(|s| s.name.clone()).collect();
+    names.extend(rust_steps.iter().map(|s| s.name.clone()));
+    Ok(Prepared {
+        lane,
+        generated,
+        names,
+    })
 }
 
 /// A step's timeout when neither it nor `[ci] timeout` sets one (as `ci` does).
@@ -165,13 +190,20 @@ fn first_difference(old: &str, new: &str) -> usize {
     }
 }
 
-fn check(
-    root: &Path,
-    lane: &Lane,
-    names: &[&str],
-    generated: &[Generated],
-    out: &Output,
-) -> Result<()> {
+/// What `--check` found: each generated file's state, the files audited, every problem.
+struct Inspection {
+    states: Vec<FileState>,
+    audited: Vec<String>,
+    problems: Vec<Problem>,
+}
+
+fn inspect(root: &Path, prepared: &Prepared) -> Result<Inspection> {
+    let Prepared {
+        lane,
+        generated,
+        names,
+    } = prepared;
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut problems: Vec<Problem> = Vec::new();
     let mut states = Vec::new();
     let mut ci_on_disk = None;
@@ -218,7 +250,7 @@ fn check(
         });
     }
     if let Some(text) = &ci_on_disk {
-        problems.extend(coverage::check(&format!("{DIR}/ci.yml"), text, names, FIX));
+        problems.extend(coverage::check(&format!("{DIR}/ci.yml"), text, &names, FIX));
     }
     let audited = workflow_files(root)?;
     for rel in &audited {
@@ -230,6 +262,20 @@ fn check(
             &lane.actions,
         ));
     }
+    Ok(Inspection {
+        states,
+        audited,
+        problems,
+    })
+}
+
+fn check(root: &Path, prepared: &Prepared, out: &Output) -> Result<()> {
+    let Inspection {
+        states,
+        audited,
+        problems,
+    } = inspect(root, prepared)?;
+    let (lane, generated, names) = (&prepared.lane, &prepared.generated, &prepared.names);
     if out.json() {
         let status = if problems.is_empty() { "ok" } else { "failed" };
         out.emit_json(&serde_json::json!({

@@ -296,8 +296,25 @@ pub fn parse_cargo_info(
     Ok(Some(info))
 }
 
-/// Ask `cargo info` (from `root`, so cargo reads the repository's configuration). It shows one
-/// version and cannot see yanked ones: [`PackageVersions::complete`] is false.
+/// A temp dir outside any workspace, with the repository's cargo configuration files copied in.
+fn outside_workspace(root: &Path) -> std::io::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new()
+        .prefix("shiplane-cargo-info-")
+        .tempdir()?;
+    for name in ["config.toml", "config"] {
+        let from = root.join(".cargo").join(name);
+        if from.is_file() {
+            std::fs::create_dir_all(dir.path().join(".cargo"))?;
+            std::fs::copy(&from, dir.path().join(".cargo").join(name))?;
+        }
+    }
+    Ok(dir)
+}
+
+/// Ask `cargo info`. It runs in a temporary directory holding a copy of the repository's
+/// `.cargo/config.toml` (so cargo reads the same configuration): run inside the workspace, cargo
+/// would answer with the workspace's own, unpublished package. It shows one version and cannot
+/// see yanked ones: [`PackageVersions::complete`] is false.
 pub fn client_info(
     root: &Path,
     name: &str,
@@ -308,7 +325,13 @@ pub fn client_info(
         None => name.to_string(),
     };
     validate_name(name).map_err(|m| ProbeError::new(&format!("cargo info {spec}"), m))?;
-    let sh = client_shell(root)?;
+    let outside = outside_workspace(root).map_err(|e| {
+        ProbeError::new(
+            &format!("cargo info {spec}"),
+            format!("cannot prepare a temp dir: {e}"),
+        )
+    })?;
+    let sh = client_shell(outside.path())?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = run_client(cmd!(sh, "{cargo} info {spec}").env("CARGO_TERM_COLOR", "never"))?;
     let Some(info) = parse_cargo_info(output.success, &output.stdout, &output.stderr)

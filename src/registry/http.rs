@@ -97,7 +97,13 @@ enum Attempt {
 
 impl Http {
     pub fn new(settings: HttpSettings) -> Http {
+        // The operating system's trust store, not a bundled one: registries behind a corporate
+        // proxy or with a private CA are read the way the ecosystem clients read them.
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+            .build();
         let agent = ureq::Agent::config_builder()
+            .tls_config(tls)
             .http_status_as_error(false)
             .user_agent(settings.user_agent.as_str())
             .timeout_connect(Some(settings.connect_timeout))

@@ -22,6 +22,8 @@ use crate::version::{self, Scheme};
 
 pub use cargo::CargoPackage;
 pub(crate) use cargo::{unpublishable_members, workspace_member_manifests};
+pub(crate) use npm::package_name as npm_package_name;
+pub(crate) use python::project_name as python_project_name;
 
 /// A text file of the repository, read once.
 #[derive(Debug, Clone)]

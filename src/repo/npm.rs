@@ -86,3 +86,13 @@ pub(super) fn load(loader: &mut Loader<'_>, product: &str, manifest: &Spanned<St
         }
     }
 }
+
+/// The package name a package.json publishes under (its `name`); `None` when the file cannot be
+/// read or has none.
+pub(crate) fn package_name(package_json: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(package_json).ok()?;
+    json::find_optional_string(&text, &["name"])
+        .ok()
+        .flatten()
+        .map(|s| s.value)
+}

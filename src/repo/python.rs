@@ -263,3 +263,15 @@ fn attr_source(dir: &str, attr: &str, package_dir: Option<&str>) -> Source {
         name: name.to_string(),
     }
 }
+
+/// The project name a pyproject.toml publishes under: `[project].name`, else Poetry's
+/// `[tool.poetry].name`; `None` when the file cannot be read or names none.
+pub(crate) fn project_name(pyproject: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(pyproject).ok()?;
+    let doc: toml_edit::DocumentMut = text.parse().ok()?;
+    doc.get("project")
+        .and_then(|p| p.get("name"))
+        .or_else(|| doc.get("tool")?.get("poetry")?.get("name"))
+        .and_then(|n| n.as_str())
+        .map(str::to_string)
+}

@@ -19,7 +19,7 @@ use xshell::Shell;
 
 use crate::config::{Ecosystem, VerifyConfig};
 use crate::registry::{self, Endpoint, HttpSettings, PackageVersions, Prober};
-use crate::repo::{Product, Repo};
+use crate::repo::{npm_package_name, python_project_name, Product, Repo};
 use crate::report::{Check, Checklist, Output, Problems, UsageError};
 use crate::version::{self, Scheme};
 
@@ -591,22 +591,4 @@ fn npm_metadata_checks(
             "republish the package",
         )),
     }
-}
-
-fn python_project_name(pyproject: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(pyproject).ok()?;
-    let doc: toml_edit::DocumentMut = text.parse().ok()?;
-    doc.get("project")
-        .and_then(|p| p.get("name"))
-        .or_else(|| doc.get("tool")?.get("poetry")?.get("name"))
-        .and_then(|n| n.as_str())
-        .map(str::to_string)
-}
-
-fn npm_package_name(package_json: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(package_json).ok()?;
-    crate::edit::json::find_optional_string(&text, &["name"])
-        .ok()
-        .flatten()
-        .map(|s| s.value)
 }
