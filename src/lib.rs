@@ -10,6 +10,7 @@ pub mod config;
 pub mod edit;
 pub mod exec;
 pub mod git;
+pub mod glob;
 pub mod lane;
 pub mod plan;
 pub mod registry;

@@ -24,7 +24,7 @@ use shiplane::registry::{
     endpoint_for, endpoint_for_package, probe_all, Endpoint, HttpSettings, PackageVersions,
     ProbeAnswer, ProbeError, ProbeRequest, Prober,
 };
-use support::registries::Registries;
+use support::registries::{self, Registries};
 
 /// The crate, distribution and packages the tests publish.
 const CRATE: &str = "shiplane_probe-live";
@@ -130,25 +130,9 @@ fn versions(package: &PackageVersions) -> Vec<&str> {
         .collect()
 }
 
-/// GET `url` directly (no proxy); the body of a 200.
+/// GET `url` from a loopback registry; it must answer 200.
 fn download(url: &str) -> Vec<u8> {
-    let agent = ureq::Agent::config_builder()
-        .proxy(None)
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(20)))
-        .build()
-        .new_agent();
-    let mut response = agent
-        .get(url)
-        .call()
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    assert_eq!(response.status(), 200, "GET {url}");
-    response
-        .body_mut()
-        .with_config()
-        .limit(50 * 1024 * 1024)
-        .read_to_vec()
-        .unwrap()
+    registries::http_get(url).unwrap_or_else(|| panic!("GET {url}: not 200"))
 }
 
 /// The hex digest `tool` (`sha256sum`, `sha1sum`) prints for `bytes`.

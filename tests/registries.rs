@@ -36,22 +36,9 @@ fn ok(what: &str, cmd: &mut Command) -> String {
     stdout(&out)
 }
 
-/// GET `url` (no proxy), the body when it answers 200.
+/// GET `url` (no proxy), the body as text when it answers 200.
 fn http_get(url: &str) -> Option<String> {
-    let agent = ureq::Agent::config_builder()
-        .proxy(None)
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .new_agent();
-    let mut response = agent
-        .get(url)
-        .call()
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    if response.status() != 200 {
-        return None;
-    }
-    Some(response.body_mut().read_to_string().unwrap())
+    registries::http_get(url).map(|b| String::from_utf8(b).expect("UTF-8 body"))
 }
 
 /// The sparse index file of `name` (lowercase), read over HTTP from `SHIPLANE_REG_CARGO_INDEX`.

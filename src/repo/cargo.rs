@@ -612,7 +612,7 @@ fn expand_glob(root: &Path, base: &str, pattern: &str) -> Vec<String> {
                     .filter_map(Result::ok)
                     .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
                     .filter_map(|e| e.file_name().into_string().ok())
-                    .filter(|n| glob_match(segment, n))
+                    .filter(|n| crate::glob::segment_match(segment, n))
                     .collect();
                 names.sort();
                 for n in names {
@@ -636,53 +636,4 @@ fn expand_glob(root: &Path, base: &str, pattern: &str) -> Vec<String> {
         .into_iter()
         .filter(|d| root.join(d).join("Cargo.toml").is_file())
         .collect()
-}
-
-/// Shell-style match of one path segment: `*` any run, `?` one char, `[abc]`/`[a-z]` a class.
-fn glob_match(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    fn go(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
-            Some('?') => !n.is_empty() && go(&p[1..], &n[1..]),
-            Some('[') => {
-                let Some(close) = p.iter().position(|&c| c == ']') else {
-                    return n.first() == Some(&'[') && go(&p[1..], &n[1..]);
-                };
-                let Some(&c) = n.first() else { return false };
-                let class = &p[1..close];
-                let mut hit = false;
-                let mut i = 0;
-                while i < class.len() {
-                    if i + 2 < class.len() && class[i + 1] == '-' {
-                        hit |= class[i] <= c && c <= class[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= class[i] == c;
-                        i += 1;
-                    }
-                }
-                hit && go(&p[close + 1..], &n[1..])
-            }
-            Some(&c) => n.first() == Some(&c) && go(&p[1..], &n[1..]),
-        }
-    }
-    go(&p, &n)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn glob_segments() {
-        assert!(glob_match("*", "engine"));
-        assert!(glob_match("eng*", "engine"));
-        assert!(glob_match("c?d*", "codegen"));
-        assert!(glob_match("[a-c]x", "bx"));
-        assert!(!glob_match("[a-c]x", "dx"));
-        assert!(!glob_match("eng", "engine"));
-    }
 }

@@ -402,3 +402,29 @@ fn log_tails(state: &Path) -> String {
     }
     text
 }
+
+/// GET `url` from a loopback registry directly (no proxy): the body when it answers 200, `None`
+/// for any other status.
+pub fn http_get(url: &str) -> Option<Vec<u8>> {
+    let agent = ureq::Agent::config_builder()
+        .proxy(None)
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(20)))
+        .build()
+        .new_agent();
+    let mut response = agent
+        .get(url)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    if response.status() != 200 {
+        return None;
+    }
+    Some(
+        response
+            .body_mut()
+            .with_config()
+            .limit(50 * 1024 * 1024)
+            .read_to_vec()
+            .unwrap_or_else(|e| panic!("GET {url}: {e}")),
+    )
+}

@@ -1036,47 +1036,10 @@ fn segments_match(pattern: &[String], parts: &[&str]) -> bool {
         Some((p, rest)) if p == "**" => {
             (0..=parts.len()).any(|k| segments_match(rest, &parts[k..]))
         }
-        Some((p, rest)) => parts
-            .split_first()
-            .is_some_and(|(first, others)| segment_match(p, first) && segments_match(rest, others)),
+        Some((p, rest)) => parts.split_first().is_some_and(|(first, others)| {
+            crate::glob::segment_match(p, first) && segments_match(rest, others)
+        }),
     }
-}
-
-/// Shell-style match of one path segment: `*` any run, `?` one char, `[abc]`/`[a-z]`/`[!a]` a class.
-fn segment_match(pattern: &str, name: &str) -> bool {
-    fn go(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
-            Some('?') => !n.is_empty() && go(&p[1..], &n[1..]),
-            Some('[') => {
-                let Some(close) = p.iter().skip(2).position(|&c| c == ']').map(|i| i + 2) else {
-                    return n.first() == Some(&'[') && go(&p[1..], &n[1..]);
-                };
-                let Some(&c) = n.first() else { return false };
-                let (negated, class) = match p[1] {
-                    '!' | '^' => (true, &p[2..close]),
-                    _ => (false, &p[1..close]),
-                };
-                let mut hit = false;
-                let mut i = 0;
-                while i < class.len() {
-                    if i + 2 < class.len() && class[i + 1] == '-' {
-                        hit |= class[i] <= c && c <= class[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= class[i] == c;
-                        i += 1;
-                    }
-                }
-                hit != negated && go(&p[close + 1..], &n[1..])
-            }
-            Some(&c) => n.first() == Some(&c) && go(&p[1..], &n[1..]),
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    go(&p, &n)
 }
 
 /// A built artifact's files: paths relative to the package root, sizes in bytes.
@@ -1354,8 +1317,6 @@ mod tests {
         let deep = Glob::new("tests/**/fixtures/");
         assert_eq!(deep.matches("tests/fixtures/a"), Some(2));
         assert_eq!(deep.matches("tests/a/b/fixtures/c"), Some(4));
-        assert!(segment_match("[!a]x", "bx") && !segment_match("[!a]x", "ax"));
-        assert!(segment_match("[a-c]?", "bz"));
     }
 
     #[test]
