@@ -102,6 +102,12 @@ pub struct RegistryConfig {
     pub cargo_name: Option<String>,
     /// python: the upload endpoint (twine's repository URL).
     pub upload: Option<Spanned<String>>,
+    /// Trusted publishing (cargo, python): the token-exchange endpoint that turns a GitHub
+    /// Actions OIDC ID token into a short-lived publish token (cargo: the registry's trusted
+    /// publishing tokens endpoint; python: the index's `mint-token` endpoint).
+    pub oidc_exchange: Option<Spanned<String>>,
+    /// Trusted publishing: the audience the OIDC ID token is requested for.
+    pub oidc_audience: Option<String>,
 }
 
 /// `[product.verify]`: what `verify-install` checks beyond installing and the version.
@@ -144,6 +150,14 @@ pub struct Release {
     pub package_exclude: Option<Vec<Spanned<String>>>,
     /// The largest file a published artifact may contain (`preflight`), e.g. `"5MB"`.
     pub max_file_size: Option<Spanned<String>>,
+    /// Create or update GitHub releases (per product tag and the umbrella tag) in `publish`.
+    #[serde(default = "default_true")]
+    pub github_release: bool,
+    /// The GitHub repository (`owner/name`) releases are made in; default: `GITHUB_REPOSITORY`,
+    /// else the `origin` remote's URL.
+    pub github_repository: Option<Spanned<String>>,
+    /// How long `publish` waits for a registry to show what it published, e.g. `"10m"`.
+    pub index_timeout: Option<Spanned<String>>,
 }
 
 impl Default for Release {
@@ -155,8 +169,20 @@ impl Default for Release {
             changelog: None,
             package_exclude: None,
             max_file_size: None,
+            github_release: true,
+            github_repository: None,
+            index_timeout: None,
         }
     }
+}
+
+/// An npm dist-tag: not empty, not a version, only `[A-Za-z0-9._-]`.
+fn valid_dist_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && semver::Version::parse(tag.trim_start_matches('v')).is_err()
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
 }
 
 /// A size such as `5MB`, `500 kB`, `1.5MiB` or `1024` (bytes), in bytes. `kB`/`MB`/`GB` are
@@ -185,6 +211,10 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .parse()
         .map_err(|_| format!("`{text}` is not a size such as \"5MB\""))?;
     Ok((value * factor as f64).round() as u64)
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_branch() -> String {
@@ -243,6 +273,15 @@ pub struct ProductConfig {
     /// `verify-install` checks.
     #[serde(default)]
     pub verify: VerifyConfig,
+    /// The command (argv) that builds the product's artifacts before `publish` uploads them, run
+    /// in the manifest's directory; `{out}` is replaced by the (empty) output directory.
+    pub build: Option<Spanned<Vec<String>>>,
+    /// Files attached to the product's GitHub release (globs relative to the repository root,
+    /// matched after `build`); each glob must match at least one file.
+    #[serde(default)]
+    pub assets: Vec<Spanned<String>>,
+    /// npm: the dist-tag a prerelease is published under (default `next`; releases get `latest`).
+    pub prerelease_tag: Option<Spanned<String>>,
 }
 
 /// A key path: `"version"` or `["dependencies", "@scope/engine"]`.
@@ -474,6 +513,52 @@ impl LoadedConfig {
             if let Some(changelog) = &p.changelog {
                 self.check_file(root, &mut problems, changelog, "changelog");
             }
+            if let Some(build) = &p.build {
+                if build.get_ref().first().is_none_or(|c| c.trim().is_empty()) {
+                    problems.push(
+                        self.problem(build, format!("product `{pname}` has an empty `build` command"))
+                            .hint("write the command as an argv list, e.g. build = [\"maturin\", \"build\", \"--sdist\", \"--out\", \"{out}\"]"),
+                    );
+                }
+            }
+            for glob in &p.assets {
+                if glob.get_ref().trim_matches('/').is_empty() {
+                    problems.push(
+                        self.problem(glob, format!("product `{pname}` has an empty `assets` glob"))
+                            .hint("write a glob relative to the repository root, e.g. \"dist/*.tar.gz\""),
+                    );
+                }
+            }
+            if let Some(tag) = &p.prerelease_tag {
+                if p.ecosystem != Ecosystem::Npm {
+                    problems.push(
+                        self.problem(tag, "`prerelease-tag` applies to npm products only")
+                            .hint("remove it"),
+                    );
+                } else if !valid_dist_tag(tag.get_ref()) {
+                    problems.push(
+                        self.problem(tag, format!("`{}` is not an npm dist-tag", tag.get_ref()))
+                            .hint("use letters, digits, `-`, `.` or `_`, not a version (e.g. \"next\")"),
+                    );
+                }
+            }
+        }
+        if let Some(timeout) = &cfg.release.index_timeout {
+            if crate::lane::parse_duration(timeout.get_ref()).is_none() {
+                problems.push(
+                    self.problem(timeout, format!("[release] index-timeout `{}` is not a duration", timeout.get_ref()))
+                        .hint("e.g. index-timeout = \"10m\" or \"90s\""),
+                );
+            }
+        }
+        if let Some(repository) = &cfg.release.github_repository {
+            let r = repository.get_ref();
+            if r.split('/').count() != 2 || r.split('/').any(|p| p.trim().is_empty()) {
+                problems.push(
+                    self.problem(repository, format!("[release] github-repository `{r}` is not `owner/name`"))
+                        .hint("e.g. github-repository = \"acme/polyglot\""),
+                );
+            }
         }
         if let Some(cycle) = after_cycle(cfg) {
             let line = cfg
@@ -496,6 +581,21 @@ impl LoadedConfig {
             self.validate_version_file(root, &mut problems, entry, &names);
         }
         for (name, registry) in &cfg.registries {
+            if let Some(exchange) = &registry.get_ref().oidc_exchange {
+                let url = exchange.get_ref();
+                let eco = registry.get_ref().ecosystem;
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    problems.push(
+                        self.problem(exchange, format!("[registry.{name}] oidc-exchange `{url}` is not an http(s) URL"))
+                            .hint("write the registry's token-exchange endpoint URL"),
+                    );
+                } else if !matches!(eco, Ecosystem::Cargo | Ecosystem::Python) {
+                    problems.push(
+                        self.problem(exchange, format!("[registry.{name}] oidc-exchange applies to cargo and python registries; npm uses the npm CLI's own trusted publishing"))
+                            .hint("remove it"),
+                    );
+                }
+            }
             let index = registry.get_ref().index.get_ref();
             if !(index.starts_with("http://")
                 || index.starts_with("https://")

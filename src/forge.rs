@@ -1,0 +1,1 @@
+//! GitHub Releases through the REST API (being written).

@@ -1,0 +1,2 @@
+//! Trusted publishing: GitHub Actions OIDC ID tokens exchanged for short-lived registry tokens
+//! (being written).
