@@ -46,6 +46,9 @@ pub enum Command {
     VerifyInstall(VerifyInstallArgs),
     /// Check every release precondition at once; each failure comes with its fix.
     Preflight(PreflightArgs),
+    /// Publish the release: tags, then every product in order; only what is missing. Plan only
+    /// without --execute.
+    Publish(PublishArgs),
     /// Run the contributor lane from shiplane.toml `[ci]`: the same steps locally and in CI.
     Ci(CiArgs),
     /// Generate the GitHub workflows from the lane (`--write`), or check them for drift and hygiene (`--check`).
@@ -60,6 +63,17 @@ pub struct PreflightArgs {
     /// Do not `git fetch` before comparing with the remote branch (compare with what is known).
     #[arg(long)]
     pub no_fetch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Create and push the tags and publish; without it, print the plan and exit.
+    #[arg(long)]
+    pub execute: bool,
+    /// Only this product (repeatable; default: every product). The umbrella tag and release are
+    /// made only when every product is selected.
+    #[arg(long = "product", value_name = "NAME")]
+    pub products: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -241,6 +255,16 @@ pub fn run_with(cli: Cli, extensions: &Extensions, out: &Output) -> Result<()> {
             recover(&root, out)?;
             let repo = Repo::load(&root)?;
             commands::preflight::run_with(&repo, &args, &extensions.ci_steps, out)
+        }
+        Command::Publish(args) => {
+            let root = find_root(&start)?;
+            recover(&root, out)?;
+            let repo = Repo::load(&root)?;
+            let request = commands::publish::PublishRequest {
+                execute: args.execute,
+                products: args.products.clone(),
+            };
+            commands::publish::run(&repo, &request, out)
         }
         Command::Ci(args) => {
             let root = find_root(&start)?;

@@ -524,8 +524,13 @@ impl LoadedConfig {
             for glob in &p.assets {
                 if glob.get_ref().trim_matches('/').is_empty() {
                     problems.push(
-                        self.problem(glob, format!("product `{pname}` has an empty `assets` glob"))
-                            .hint("write a glob relative to the repository root, e.g. \"dist/*.tar.gz\""),
+                        self.problem(
+                            glob,
+                            format!("product `{pname}` has an empty `assets` glob"),
+                        )
+                        .hint(
+                            "write a glob relative to the repository root, e.g. \"dist/*.tar.gz\"",
+                        ),
                     );
                 }
             }
@@ -546,8 +551,14 @@ impl LoadedConfig {
         if let Some(timeout) = &cfg.release.index_timeout {
             if crate::lane::parse_duration(timeout.get_ref()).is_none() {
                 problems.push(
-                    self.problem(timeout, format!("[release] index-timeout `{}` is not a duration", timeout.get_ref()))
-                        .hint("e.g. index-timeout = \"10m\" or \"90s\""),
+                    self.problem(
+                        timeout,
+                        format!(
+                            "[release] index-timeout `{}` is not a duration",
+                            timeout.get_ref()
+                        ),
+                    )
+                    .hint("e.g. index-timeout = \"10m\" or \"90s\""),
                 );
             }
         }
@@ -555,8 +566,11 @@ impl LoadedConfig {
             let r = repository.get_ref();
             if r.split('/').count() != 2 || r.split('/').any(|p| p.trim().is_empty()) {
                 problems.push(
-                    self.problem(repository, format!("[release] github-repository `{r}` is not `owner/name`"))
-                        .hint("e.g. github-repository = \"acme/polyglot\""),
+                    self.problem(
+                        repository,
+                        format!("[release] github-repository `{r}` is not `owner/name`"),
+                    )
+                    .hint("e.g. github-repository = \"acme/polyglot\""),
                 );
             }
         }
@@ -586,8 +600,13 @@ impl LoadedConfig {
                 let eco = registry.get_ref().ecosystem;
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     problems.push(
-                        self.problem(exchange, format!("[registry.{name}] oidc-exchange `{url}` is not an http(s) URL"))
-                            .hint("write the registry's token-exchange endpoint URL"),
+                        self.problem(
+                            exchange,
+                            format!(
+                                "[registry.{name}] oidc-exchange `{url}` is not an http(s) URL"
+                            ),
+                        )
+                        .hint("write the registry's token-exchange endpoint URL"),
                     );
                 } else if !matches!(eco, Ecosystem::Cargo | Ecosystem::Python) {
                     problems.push(

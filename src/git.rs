@@ -215,6 +215,59 @@ impl Git {
     }
 }
 
+impl Git {
+    /// Create the annotated tag `name` at `commit` with `message`.
+    pub fn create_tag(&self, name: &str, commit: &str, message: &str) -> Result<()> {
+        self.run(&[
+            "tag",
+            "--annotate",
+            "--message",
+            message,
+            "--",
+            name,
+            commit,
+        ])
+        .map(drop)
+    }
+
+    /// Push the tags `names` to `remote`, all or none (`git push --atomic`).
+    pub fn push_tags(&self, remote: &str, names: &[String]) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let refs: Vec<String> = names
+            .iter()
+            .map(|n| format!("refs/tags/{n}:refs/tags/{n}"))
+            .collect();
+        let mut args = vec!["push", "--quiet", "--atomic", "--no-verify", remote];
+        args.extend(refs.iter().map(String::as_str));
+        self.run(&args).map(drop)
+    }
+
+    /// The URL of `remote`, when it has one.
+    pub fn remote_url(&self, remote: &str) -> Result<Option<String>> {
+        let output = self.output(&["remote", "get-url", remote])?;
+        Ok(output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string()))
+    }
+}
+
+/// `owner/name` of a GitHub remote URL (`https://github.com/o/n(.git)`, `git@github.com:o/n.git`,
+/// `ssh://git@github.com/o/n`).
+pub fn github_repository_of(url: &str) -> Option<String> {
+    let rest = url
+        .split_once("github.com/")
+        .or_else(|| url.split_once("github.com:"))?
+        .1;
+    let rest = rest.trim_end_matches('/').trim_end_matches(".git");
+    let mut parts = rest.split('/');
+    let (owner, name) = (parts.next()?, parts.next()?);
+    (parts.next().is_none() && !owner.is_empty() && !name.is_empty())
+        .then(|| format!("{owner}/{name}"))
+}
+
 /// The first 12 characters of a commit SHA, for messages.
 pub fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
@@ -256,5 +309,18 @@ mod tests {
         assert_eq!(tag_for("py-v{version}", "1.3.0"), "py-v1.3.0");
         assert_eq!(short("0123456789abcdef0123"), "0123456789ab");
         assert_eq!(short("abc"), "abc");
+        for url in [
+            "https://github.com/acme/polyglot.git",
+            "https://github.com/acme/polyglot",
+            "git@github.com:acme/polyglot.git",
+            "ssh://git@github.com/acme/polyglot/",
+        ] {
+            assert_eq!(
+                github_repository_of(url).as_deref(),
+                Some("acme/polyglot"),
+                "{url}"
+            );
+        }
+        assert_eq!(github_repository_of("/tmp/origin.git"), None);
     }
 }

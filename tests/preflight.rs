@@ -600,7 +600,7 @@ fn each_check_fails_on_its_own_with_its_fix() {
             edit(
                 dir,
                 "bindings/node/package.json",
-                "  \"files\": [\n    \"index.js\",\n    \"index.d.ts\"\n  ],\n",
+                "  \"files\": [\n    \"index.js\",\n    \"index.d.ts\",\n    \"README.md\"\n  ],\n",
                 "",
             );
             commit(dir, "no files");
@@ -811,7 +811,7 @@ fn many_problems_are_all_reported_in_one_run() {
     edit(
         dir,
         "bindings/node/package.json",
-        "  \"files\": [\n    \"index.js\",\n    \"index.d.ts\"\n  ],\n",
+        "  \"files\": [\n    \"index.js\",\n    \"index.d.ts\",\n    \"README.md\"\n  ],\n",
         "",
     );
     fs::write(

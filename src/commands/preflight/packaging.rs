@@ -1021,24 +1021,12 @@ impl Glob {
                 if self.dir_only && j == parts.len() {
                     break;
                 }
-                if segments_match(&self.segments, &parts[i..j]) {
+                if crate::glob::segments_match(&self.segments, &parts[i..j]) {
                     return Some(j);
                 }
             }
         }
         None
-    }
-}
-
-fn segments_match(pattern: &[String], parts: &[&str]) -> bool {
-    match pattern.split_first() {
-        None => parts.is_empty(),
-        Some((p, rest)) if p == "**" => {
-            (0..=parts.len()).any(|k| segments_match(rest, &parts[k..]))
-        }
-        Some((p, rest)) => parts.split_first().is_some_and(|(first, others)| {
-            crate::glob::segment_match(p, first) && segments_match(rest, others)
-        }),
     }
 }
 

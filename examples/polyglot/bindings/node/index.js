@@ -1,13 +1,26 @@
 'use strict';
 
-// Loads the prebuilt native addon for this platform.
+// Loads the prebuilt native addon for this platform; where none is installed (the example
+// publishes no prebuilt binaries), a JavaScript implementation of the same API stands in.
 const { platform, arch } = process;
+
+function fallback() {
+  return {
+    add(a, b) {
+      return a + b;
+    },
+  };
+}
 
 function load() {
   if (platform === 'linux' && arch === 'x64') {
-    return require('@polyglot/engine-linux-x64-gnu');
+    try {
+      return require('@polyglot/engine-linux-x64-gnu');
+    } catch (error) {
+      if (error.code !== 'MODULE_NOT_FOUND') throw error;
+    }
   }
-  throw new Error(`@polyglot/engine: unsupported platform ${platform}-${arch}`);
+  return fallback();
 }
 
 module.exports = load();
