@@ -248,7 +248,7 @@ impl GitHub {
             .filter(|a| !a.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_API_URL.to_string());
         GitHub::new(&api, &token, repository)
-            .context("GITHUB_TOKEN and GITHUB_API_URL")
+            .context("setting up the GitHub client from GITHUB_TOKEN and GITHUB_API_URL")
             .map(Some)
     }
 

@@ -3,6 +3,8 @@
 
 pub mod fixture;
 pub mod generate;
+pub mod github_stub;
+pub mod oidc_stub;
 pub mod registries;
 
 #[allow(unused_imports)] // each test crate uses a different part

@@ -87,6 +87,7 @@ pub struct TagItem {
     pub product: Option<String>,
     /// Already created locally at HEAD (only the push is missing).
     pub local: bool,
+    #[serde(flatten)]
     pub action: Action,
 }
 
@@ -110,6 +111,7 @@ pub struct Item {
     pub name: String,
     /// VERSION as this registry spells it.
     pub version: String,
+    #[serde(flatten)]
     pub action: Action,
     /// Python: files of VERSION already on the index (skipped file by file).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -155,6 +157,7 @@ pub struct ReleaseItem {
     pub product: Option<String>,
     pub title: String,
     pub prerelease: bool,
+    #[serde(flatten)]
     pub action: Action,
     /// Asset globs (the product's).
     #[serde(skip_serializing_if = "Vec::is_empty")]
