@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use support::fixture::Fixture;
@@ -43,6 +43,8 @@ struct Release {
 }
 
 impl Release {
+    /// Registries that were not started get an unused loopback URL (their products must not be
+    /// published then).
     fn new(regs: &Registries, stub: Option<&GitHubStub>) -> Release {
         let fixture = copy_fixture(POLYGLOT);
         let dir = fixture.path();
@@ -66,15 +68,21 @@ impl Release {
             &format!("changelog = \"CHANGELOG.md\"\n{github}"),
             1,
         );
+        let get = |key: &str| {
+            regs.env
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| "http://127.0.0.1:9/".to_string())
+        };
         text.push_str(&format!(
             "\n[registry.local-crates]\necosystem = \"cargo\"\nindex = \"{}\"\ncargo-name = \"{}\"\n\n\
              [registry.local-py]\necosystem = \"python\"\nindex = \"{}\"\nupload = \"{}\"\n\n\
              [registry.local-npm]\necosystem = \"npm\"\nindex = \"{}\"\n",
-            regs.get("SHIPLANE_REG_CARGO_INDEX"),
-            regs.cargo_registry(),
-            regs.get("SHIPLANE_REG_PYPI_INDEX"),
-            regs.get("SHIPLANE_REG_PYPI_UPLOAD"),
-            regs.get("SHIPLANE_REG_NPM_URL"),
+            get("SHIPLANE_REG_CARGO_INDEX"),
+            get("SHIPLANE_REG_CARGO_NAME"),
+            get("SHIPLANE_REG_PYPI_INDEX"),
+            get("SHIPLANE_REG_PYPI_UPLOAD"),
+            get("SHIPLANE_REG_NPM_URL"),
         ));
         fs::write(&path, text).unwrap();
         commit(dir, "use the local registries");
@@ -90,15 +98,6 @@ impl Release {
         ));
         fs::write(cargo_home.path().join("config.toml"), config).unwrap();
 
-        let venv_bin = Path::new(regs.get("SHIPLANE_REG_PYTHON"))
-            .parent()
-            .unwrap()
-            .to_path_buf();
-        let path = std::env::join_paths(
-            std::iter::once(venv_bin)
-                .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
-        )
-        .unwrap();
         let mut env = vec![
             (
                 "CARGO_HOME".to_string(),
@@ -108,21 +107,26 @@ impl Release {
                 regs.get("SHIPLANE_REG_CARGO_TOKEN_VAR").to_string(),
                 regs.get("SHIPLANE_REG_CARGO_TOKEN").to_string(),
             ),
-            (
-                "TWINE_USERNAME".to_string(),
-                regs.get("SHIPLANE_REG_PYPI_USER").to_string(),
-            ),
-            (
-                "TWINE_PASSWORD".to_string(),
-                regs.get("SHIPLANE_REG_PYPI_PASSWORD").to_string(),
-            ),
-            (
-                "npm_config_userconfig".to_string(),
-                regs.get("SHIPLANE_REG_NPM_USERCONFIG").to_string(),
-            ),
-            ("PATH".to_string(), path.to_string_lossy().into_owned()),
             ("PIP_FIND_LINKS".to_string(), String::new()),
         ];
+        for (var, key) in [
+            ("TWINE_USERNAME", "SHIPLANE_REG_PYPI_USER"),
+            ("TWINE_PASSWORD", "SHIPLANE_REG_PYPI_PASSWORD"),
+            ("npm_config_userconfig", "SHIPLANE_REG_NPM_USERCONFIG"),
+        ] {
+            if let Some(value) = regs.env.get(key) {
+                env.push((var.to_string(), value.clone()));
+            }
+        }
+        if let Some(python) = regs.env.get("SHIPLANE_REG_PYTHON") {
+            let venv_bin = Path::new(python).parent().unwrap().to_path_buf();
+            let path = std::env::join_paths(
+                std::iter::once(venv_bin)
+                    .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+            )
+            .unwrap();
+            env.push(("PATH".to_string(), path.to_string_lossy().into_owned()));
+        }
         if let Some(stub) = stub {
             env.push(("GITHUB_TOKEN".to_string(), GITHUB_TOKEN.to_string()));
             env.push(("GITHUB_API_URL".to_string(), stub.url()));
@@ -217,8 +221,9 @@ fn registry_state(regs: &Registries) -> RegistryState {
             }
         }
     }
-    let simple = regs.get("SHIPLANE_REG_PYPI_INDEX");
-    let python_files = http_get(&format!("{simple}polyglot/"))
+    let simple = regs.env.get("SHIPLANE_REG_PYPI_INDEX");
+    let python_files = simple
+        .and_then(|simple| http_get(&format!("{simple}polyglot/")))
         .map(|body| {
             let text = String::from_utf8(body).unwrap();
             text.split("href=\"")
@@ -231,8 +236,9 @@ fn registry_state(regs: &Registries) -> RegistryState {
                 .collect()
         })
         .unwrap_or_default();
-    let npm = regs.get("SHIPLANE_REG_NPM_URL");
-    let (npm_versions, npm_dist_tags) = match http_get(&format!("{npm}@polyglot%2fengine")) {
+    let npm = regs.env.get("SHIPLANE_REG_NPM_URL");
+    let packument = npm.and_then(|npm| http_get(&format!("{npm}@polyglot%2fengine")));
+    let (npm_versions, npm_dist_tags) = match packument {
         Some(body) => {
             let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
             (
@@ -681,5 +687,82 @@ fn no_token_is_printed_even_when_an_upload_fails() {
     drop(release.cargo_home);
 }
 
-#[allow(dead_code)]
-fn unused(_: PathBuf) {}
+#[test]
+fn trusted_publishing_mints_one_token_publishes_with_it_and_revokes_it() {
+    use support::oidc_stub::{
+        OidcStub, CARGO_TOKEN, CARGO_TOKENS_PATH, ID_TOKEN_PATH, JWT, REQUEST_TOKEN,
+    };
+    let regs = Registries::start(&["cargo"]);
+    let stub = OidcStub::start();
+    let mut release = Release::new(&regs, None);
+    let dir = release.dir().to_path_buf();
+    let config = dir.join("shiplane.toml");
+    let text = fs::read_to_string(&config).unwrap().replace(
+        "[registry.local-crates]\n",
+        &format!(
+            "[registry.local-crates]\noidc-exchange = \"{}\"\noidc-audience = \"crates.loopback.test\"\n",
+            stub.url(CARGO_TOKENS_PATH)
+        ),
+    );
+    fs::write(&config, text).unwrap();
+    commit(&dir, "trusted publishing");
+    git(&dir, &["push", "-q", "origin", "main"]);
+    // No long-lived token: only the job's OIDC endpoint.
+    let token_var = regs.get("SHIPLANE_REG_CARGO_TOKEN_VAR").to_string();
+    release.env.retain(|(k, _)| *k != token_var);
+    release.env.push((
+        "ACTIONS_ID_TOKEN_REQUEST_URL".to_string(),
+        stub.url(&format!("{ID_TOKEN_PATH}?api-version=2.0")),
+    ));
+    release.env.push((
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN".to_string(),
+        REQUEST_TOKEN.to_string(),
+    ));
+    let mut cmd = release.command(&["-vv", "publish", "--execute", "--product", "engine"]);
+    cmd.env_remove(&token_var);
+    // The stand-ins for the job's variables must reach shiplane (command() removes the real ones).
+    for (k, v) in &release.env {
+        cmd.env(k, v);
+    }
+    let run = Run::new(&mut cmd);
+    run.success();
+    assert_has(
+        &run.stdout,
+        "trusted publishing: got a short-lived token for [registry.local-crates]",
+    );
+    assert_has(
+        &run.stdout,
+        "trusted publishing: revoked the token for [registry.local-crates]",
+    );
+    assert_eq!(
+        registry_state(&regs).crates,
+        CRATES.iter().map(|c| format!("{c} 1.2.3")).collect()
+    );
+    let requests = stub.requests();
+    let lines: Vec<String> = requests
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.target))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            format!("GET {ID_TOKEN_PATH}?api-version=2.0&audience=crates.loopback.test"),
+            format!("POST {CARGO_TOKENS_PATH}"),
+            format!("DELETE {CARGO_TOKENS_PATH}"),
+        ],
+        "one token for the three crates, revoked at the end"
+    );
+    assert_eq!(
+        requests[0].header("authorization"),
+        Some(format!("Bearer {REQUEST_TOKEN}").as_str())
+    );
+    assert_eq!(requests[1].json(), serde_json::json!({ "jwt": JWT }));
+    assert_eq!(
+        requests[2].header("authorization"),
+        Some(format!("Bearer {CARGO_TOKEN}").as_str())
+    );
+    let all = format!("{}{}", run.stdout, run.stderr);
+    for secret in [JWT, REQUEST_TOKEN, CARGO_TOKEN] {
+        assert!(!all.contains(secret), "`{secret}` was printed:\n{all}");
+    }
+}
