@@ -635,7 +635,10 @@ fn release(cx: &Context) -> String {
     y.line(2, &format!("runs-on: {}", yaml_scalar(&cx.lane.runs_on)));
     y.line(2, &format!("timeout-minutes: {RELEASE_MINUTES}"));
     y.line(2, "permissions:");
-    y.line(3, "contents: read # check out the release");
+    y.line(
+        3,
+        "contents: write # push the product tags, create the GitHub releases and their assets",
+    );
     y.line(
         3,
         "id-token: write # trusted publishing: registries accept this job's OIDC token",
@@ -645,11 +648,13 @@ fn release(cx: &Context) -> String {
         cx,
         Checkout {
             reference: Some(reference),
-            push: false,
-            full_history: false,
+            push: true,
+            full_history: true,
         },
     );
     y.line(3, "- name: cargo xtask publish --execute");
+    y.line(4, "env:");
+    y.line(5, "GITHUB_TOKEN: ${{ github.token }}");
     y.line(4, "run: cargo xtask publish --execute");
 
     y.blank();

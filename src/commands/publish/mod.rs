@@ -636,7 +636,7 @@ enum Finished {
 /// Carry out the plan (which has no blockers) and return the record of what happened.
 fn execute(cx: &Context<'_>, plan: &PublishPlan) -> Record {
     let started = Instant::now();
-    let mut record = Record::new(plan, cx.repo);
+    let mut record = Record::new(plan);
     let out = cx.out;
     out.say("");
     match tags::execute(cx, plan, &mut record) {
@@ -647,7 +647,7 @@ fn execute(cx: &Context<'_>, plan: &PublishPlan) -> Record {
             return record;
         }
     }
-    let credentials = Credentials::new(cx, plan);
+    let credentials = Credentials::new();
     let status: Mutex<BTreeMap<String, Finished>> = Mutex::new(BTreeMap::new());
     let changed = Condvar::new();
     let results: Mutex<Vec<RecordItem>> = Mutex::new(Vec::new());
@@ -859,7 +859,7 @@ pub(crate) struct Credentials {
 }
 
 impl Credentials {
-    fn new(_cx: &Context<'_>, _plan: &PublishPlan) -> Credentials {
+    fn new() -> Credentials {
         Credentials {
             minted: Mutex::new(BTreeMap::new()),
         }

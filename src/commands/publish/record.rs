@@ -11,7 +11,6 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::{record_path, ProductPlan, PublishPlan};
-use crate::repo::Repo;
 use crate::secrets::Secrets;
 
 /// What one run of `publish --execute` did.
@@ -67,7 +66,7 @@ impl RecordItem {
 }
 
 impl Record {
-    pub(super) fn new(plan: &PublishPlan, _repo: &Repo) -> Record {
+    pub(super) fn new(plan: &PublishPlan) -> Record {
         Record {
             version: plan.version.clone(),
             commit: plan.commit.clone(),
