@@ -39,25 +39,7 @@ fn polyglot(regs: &Registries) -> Fixture {
     let fixture = copy_fixture(POLYGLOT);
     let dir = fixture.path();
     let path = dir.join("shiplane.toml");
-    let mut text = fs::read_to_string(&path).unwrap();
-    for (ecosystem, registry) in [
-        ("cargo", "local-crates"),
-        ("python", "local-py"),
-        ("npm", "local-npm"),
-    ] {
-        let line = format!("ecosystem = \"{ecosystem}\"\n");
-        assert_eq!(text.matches(&line).count(), 1, "{text}");
-        text = text.replace(&line, &format!("{line}registry = \"{registry}\"\n"));
-    }
-    text.push_str(&format!(
-        "\n[registry.local-crates]\necosystem = \"cargo\"\nindex = \"{}\"\ncargo-name = \"{}\"\n\n\
-         [registry.local-py]\necosystem = \"python\"\nindex = \"{}\"\n\n\
-         [registry.local-npm]\necosystem = \"npm\"\nindex = \"{}\"\n",
-        regs.get("SHIPLANE_REG_CARGO_INDEX"),
-        regs.cargo_registry(),
-        regs.get("SHIPLANE_REG_PYPI_INDEX"),
-        regs.get("SHIPLANE_REG_NPM_URL"),
-    ));
+    let text = regs.point_config_at(&fs::read_to_string(&path).unwrap());
     fs::write(&path, text).unwrap();
     commit(dir, "use the local registries");
     git(dir, &["push", "-q", "origin", "main"]);
@@ -205,7 +187,7 @@ fn polyglot_passes_then_reruns_after_tagging_and_reports_json_and_github() {
             "every path dependency has a version",
         ),
         passed("python", "requires-python", ">=3.9"),
-        passed("node", "files", "\"files\" lists 2 pattern(s)"),
+        passed("node", "files", "\"files\" lists 3 pattern(s)"),
         passed(
             "workflows",
             "check",

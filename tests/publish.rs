@@ -49,16 +49,8 @@ impl Release {
         let fixture = copy_fixture(POLYGLOT);
         let dir = fixture.path();
         let path = dir.join("shiplane.toml");
-        let mut text = fs::read_to_string(&path).unwrap();
-        for (ecosystem, registry) in [
-            ("cargo", "local-crates"),
-            ("python", "local-py"),
-            ("npm", "local-npm"),
-        ] {
-            let line = format!("ecosystem = \"{ecosystem}\"\n");
-            assert_eq!(text.matches(&line).count(), 1, "{text}");
-            text = text.replace(&line, &format!("{line}registry = \"{registry}\"\n"));
-        }
+        let text = fs::read_to_string(&path).unwrap();
+        let mut text = regs.point_config_at(&text);
         let github = match stub {
             Some(_) => "github-repository = \"acme/polyglot\"\n",
             None => "github-release = false\n",
@@ -68,22 +60,6 @@ impl Release {
             &format!("changelog = \"CHANGELOG.md\"\n{github}"),
             1,
         );
-        let get = |key: &str| {
-            regs.env
-                .get(key)
-                .cloned()
-                .unwrap_or_else(|| "http://127.0.0.1:9/".to_string())
-        };
-        text.push_str(&format!(
-            "\n[registry.local-crates]\necosystem = \"cargo\"\nindex = \"{}\"\ncargo-name = \"{}\"\n\n\
-             [registry.local-py]\necosystem = \"python\"\nindex = \"{}\"\nupload = \"{}\"\n\n\
-             [registry.local-npm]\necosystem = \"npm\"\nindex = \"{}\"\n",
-            get("SHIPLANE_REG_CARGO_INDEX"),
-            get("SHIPLANE_REG_CARGO_NAME"),
-            get("SHIPLANE_REG_PYPI_INDEX"),
-            get("SHIPLANE_REG_PYPI_UPLOAD"),
-            get("SHIPLANE_REG_NPM_URL"),
-        ));
         fs::write(&path, text).unwrap();
         commit(dir, "use the local registries");
         git(dir, &["push", "-q", "origin", "main"]);

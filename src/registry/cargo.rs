@@ -471,6 +471,61 @@ pub fn index_from_cargo_config(
     Ok(url.starts_with("sparse+").then_some(url))
 }
 
+/// For a `[registry.NAME]` of `config`: the name cargo knows it by (`cargo-name`, else NAME), the
+/// environment variable that tells cargo its index (`CARGO_REGISTRIES_<NAME>_INDEX`, so it needs no
+/// entry in cargo's configuration), and the index as cargo wants it (`sparse+...`).
+pub fn cargo_registry_of(config: &crate::config::Config, name: &str) -> Option<CargoRegistry> {
+    let registry = config.registries.get(name)?.get_ref();
+    let cargo_name = registry
+        .cargo_name
+        .clone()
+        .unwrap_or_else(|| name.to_string());
+    let index = registry.index.get_ref().trim().to_string();
+    let index = if index.starts_with("sparse+") {
+        index
+    } else {
+        format!("sparse+{index}")
+    };
+    Some(CargoRegistry {
+        env_name: cargo_env_name(&cargo_name),
+        cargo_name,
+        index,
+    })
+}
+
+/// A registry as cargo is told about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CargoRegistry {
+    pub cargo_name: String,
+    /// `<NAME>` of `CARGO_REGISTRIES_<NAME>_INDEX` / `_TOKEN`.
+    pub env_name: String,
+    pub index: String,
+}
+
+impl CargoRegistry {
+    pub fn index_var(&self) -> String {
+        format!("CARGO_REGISTRIES_{}_INDEX", self.env_name)
+    }
+
+    pub fn token_var(&self) -> String {
+        format!("CARGO_REGISTRIES_{}_TOKEN", self.env_name)
+    }
+}
+
+/// cargo's environment spelling of a registry name: upper case, `-` as `_`.
+pub fn cargo_env_name(cargo_name: &str) -> String {
+    cargo_name
+        .chars()
+        .map(|c| {
+            if c == '-' {
+                '_'
+            } else {
+                c.to_ascii_uppercase()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

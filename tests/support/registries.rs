@@ -134,6 +134,40 @@ impl Registries {
         );
     }
 
+    /// `text` (a shiplane.toml whose products include one each of `ecosystem = "cargo"`,
+    /// `"python"`, `"npm"`, like the polyglot example's) with those products publishing to these
+    /// registries: `registry = "local-crates" | "local-py" | "local-npm"` and the three
+    /// `[registry.*]` tables. A registry that was not started gets an unused loopback URL.
+    pub fn point_config_at(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for (ecosystem, registry) in [
+            ("cargo", "local-crates"),
+            ("python", "local-py"),
+            ("npm", "local-npm"),
+        ] {
+            let line = format!("ecosystem = \"{ecosystem}\"\n");
+            assert_eq!(text.matches(&line).count(), 1, "{text}");
+            text = text.replace(&line, &format!("{line}registry = \"{registry}\"\n"));
+        }
+        let get = |key: &str| {
+            self.env
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| "http://127.0.0.1:9/".to_string())
+        };
+        text.push_str(&format!(
+            "\n[registry.local-crates]\necosystem = \"cargo\"\nindex = \"{}\"\ncargo-name = \"{}\"\n\n\
+             [registry.local-py]\necosystem = \"python\"\nindex = \"{}\"\nupload = \"{}\"\n\n\
+             [registry.local-npm]\necosystem = \"npm\"\nindex = \"{}\"\n",
+            get("SHIPLANE_REG_CARGO_INDEX"),
+            get("SHIPLANE_REG_CARGO_NAME"),
+            get("SHIPLANE_REG_PYPI_INDEX"),
+            get("SHIPLANE_REG_PYPI_UPLOAD"),
+            get("SHIPLANE_REG_NPM_URL"),
+        ));
+        text
+    }
+
     // --- Cargo --------------------------------------------------------------------------------
 
     /// The registry's name in `SHIPLANE_REG_CARGO_HOME`'s config.toml (`shiplane-local`).

@@ -16,7 +16,7 @@
 //! steps of shiplane.toml `[ci]`): a lane step written in Rust, given to Shiplane through
 //! [`shiplane::cli::Extensions`]. `cargo xtask ci --step rehearse` runs it alone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -135,10 +135,10 @@ fn rehearse(root: &Path, keep: bool) -> Result<()> {
         Err(e) => {
             timings.print();
             println!(
-                "\nrehearsal FAILED after {} (the local registries are stopped; the rehearsal \
-                 repository is kept: {})",
+                "\nrehearsal FAILED after {} (the local registries are stopped; kept for \
+                 inspection: {})",
                 seconds(started.elapsed()),
-                base.join("polyglot").display()
+                base.display()
             );
             Err(e)
         }
@@ -154,7 +154,7 @@ fn rehearse_with(
 ) -> Result<String> {
     let work = base.join("polyglot");
     let origin = base.join("origin.git");
-    timings.step("copy examples/polyglot into a git repository", || {
+    let shiplane = timings.step("copy examples/polyglot into a git repository", || {
         copy_tree(example, &work)?;
         let config_path = work.join("shiplane.toml");
         let config = std::fs::read_to_string(&config_path)
@@ -180,9 +180,8 @@ fn rehearse_with(
             "no GitHub here: [release] github-release = false (tags go to the bare origin; \
              no GitHub releases, no attached assets)"
         );
-        Ok(())
+        Shiplane::new(&work, base, registries)
     })?;
-    let shiplane = Shiplane::new(&work, base, registries)?;
 
     shiplane.expect(timings, &["versions"], 0)?;
     shiplane.expect(timings, &["bump", "minor", "--dry-run"], 0)?;
@@ -281,7 +280,7 @@ fn rehearse_with(
 fn point_at_local_registries(config: &str, registries: &LocalRegistries) -> Result<String> {
     let mut out = String::with_capacity(config.len() + 512);
     let mut release_tables = 0;
-    let mut pointed: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut pointed: BTreeSet<&str> = BTreeSet::new();
     for line in config.lines() {
         out.push_str(line);
         out.push('\n');
@@ -293,14 +292,14 @@ fn point_at_local_registries(config: &str, registries: &LocalRegistries) -> Resu
         for (ecosystem, name) in REGISTRY_NAMES {
             if line.starts_with(&format!("ecosystem = \"{ecosystem}\"")) {
                 out.push_str(&format!("registry = \"{name}\"\n"));
-                *pointed.entry(ecosystem).or_default() += 1;
+                pointed.insert(ecosystem);
             }
         }
     }
     let missing: Vec<&str> = REGISTRY_NAMES
         .iter()
         .map(|(ecosystem, _)| *ecosystem)
-        .filter(|e| !pointed.contains_key(e))
+        .filter(|e| !pointed.contains(e))
         .collect();
     ensure!(
         release_tables == 1 && missing.is_empty(),
@@ -382,12 +381,6 @@ impl Shiplane {
 
         let mut env: Vec<(String, OsString)> = vec![
             ("CARGO_HOME".into(), cargo_home.into()),
-            // With crates.io replaced, cargo wants `--registry` on `cargo package` (preflight):
-            // the local registry is the default one.
-            (
-                "CARGO_REGISTRY_DEFAULT".into(),
-                registries.get("SHIPLANE_REG_CARGO_NAME")?.into(),
-            ),
             (
                 registries.get("SHIPLANE_REG_CARGO_TOKEN_VAR")?.into(),
                 registries.get("SHIPLANE_REG_CARGO_TOKEN")?.into(),
@@ -510,9 +503,7 @@ impl LocalRegistries {
             state.display(),
             std::process::id()
         );
-        println!(
-            "(the first run on a machine installs the registries into the cache: about 2 minutes)"
-        );
+        println!("(a first run on a machine installs them into the cache first: a few minutes)");
         let out = Command::new("bash")
             .arg(script)
             .arg("up")
@@ -617,7 +608,7 @@ impl Timings {
             .unwrap_or(0);
         for (name, took, ok) in &self.steps {
             println!(
-                "  {} {name:<width$}  {:>8}",
+                "  {} {name:<width$}  {:>10}",
                 if *ok { "✓" } else { "✗" },
                 seconds(*took)
             );

@@ -216,27 +216,41 @@ fn cargo(ctx: &Ctx<'_>, out: &mut Vec<Check>) {
     }
     let target = ctx.work.join("target");
     let sh = ctx.shell_in(&ctx.dir());
-    let shown = format!("cargo package --allow-dirty {}", args.join(" "))
-        .trim_end()
-        .to_string();
     // Offline first: from the local cache, without the network or waiting for the package cache
     // lock (other preflight groups run cargo too). Online only when something is not cached.
-    let package = |offline: &[&str]| {
-        let args = &args;
-        cmd!(sh, "cargo package --allow-dirty {offline...} {args...}")
-            .env("CARGO_TARGET_DIR", &target)
+    let package = |offline: &[&str], args: &[String]| {
+        let mut cmd = cmd!(sh, "cargo package --allow-dirty {offline...} {args...}");
+        // A registry named on the command line needs no entry in cargo's configuration.
+        if let Some(registry) = product.registry.as_deref().and_then(|name| {
+            crate::registry::cargo::cargo_registry_of(&ctx.repo.config.config, name)
+        }) {
+            cmd = cmd.env(registry.index_var(), &registry.index);
+        }
+        cmd.env("CARGO_TARGET_DIR", &target)
             .env("CARGO_TERM_COLOR", "never")
             .quiet()
             .ignore_status()
             .output()
     };
-    let run = match package(&["--offline"]) {
+    let package_with_cache = |args: &[String]| match package(&["--offline"], args) {
         Ok(o) if !o.status.success() && mentions_offline(&o) => {
             let _ = std::fs::remove_dir_all(&target);
-            package(&[])
+            package(&[], args)
         }
         other => other,
     };
+    let mut run = package_with_cache(&args);
+    // With crates.io replaced by another registry (a mirror, or a rehearsal's local registry),
+    // cargo wants to be told which one the package is for: ask again, naming it.
+    if let Ok(o) = &run {
+        if let Some(name) = replaced_crates_io(o) {
+            args.extend(["--registry".to_string(), name]);
+            run = package_with_cache(&args);
+        }
+    }
+    let shown = format!("cargo package --allow-dirty {}", args.join(" "))
+        .trim_end()
+        .to_string();
     let names: Vec<&str> = ship.iter().map(|p| p.name.as_str()).collect();
     let left_note = if left_out.is_empty() {
         String::new()
@@ -976,6 +990,23 @@ impl Rules {
              without that glob"
         }
     }
+}
+
+/// The registry crates.io is replaced with, when cargo refused to package because of it
+/// ("crates-io is replaced with remote registry NAME; include `--registry NAME` ...").
+fn replaced_crates_io(output: &std::process::Output) -> Option<String> {
+    if output.status.success() {
+        return None;
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let rest = stderr
+        .split("crates-io is replaced with remote registry ")
+        .nth(1)?;
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .collect();
+    (!name.is_empty()).then_some(name)
 }
 
 /// One exclude glob, gitignore-like: without a `/` it matches a name at any depth; a trailing `/`

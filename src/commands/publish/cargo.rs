@@ -11,8 +11,12 @@ use std::process::Command;
 use anyhow::Result;
 
 use super::runner::Runner;
-use super::{wait_until, Action, Context, Credentials, Item, ItemKind, ProductPlan, RecordItem};
-use crate::registry::{probe_all, Endpoint, ProbeRequest};
+use super::{
+    await_visible, describe, exists, Action, Context, Credentials, Item, ItemKind, ProductPlan,
+    RecordItem,
+};
+use crate::registry::cargo::cargo_registry_of;
+use crate::registry::{probe_all, ProbeRequest};
 use crate::repo::{CargoPackage, Product};
 use crate::report::Problem;
 
@@ -78,6 +82,7 @@ pub(super) fn plan(
                 version: version.clone(),
                 action,
                 present: Vec::new(),
+                tag: None,
             }
         })
         .collect()
@@ -146,36 +151,6 @@ fn find_cycle<'a>(deps: &BTreeMap<&'a str, Vec<&'a str>>, done: &BTreeSet<&str>)
     }
 }
 
-/// The name cargo knows a `[registry.NAME]` by, and its index as cargo wants it.
-fn cargo_registry(cx: &Context<'_>, name: &str) -> Option<(String, String)> {
-    let registry = cx.repo.config.config.registries.get(name)?.get_ref();
-    let cargo_name = registry
-        .cargo_name
-        .clone()
-        .unwrap_or_else(|| name.to_string());
-    let index = registry.index.get_ref().trim().to_string();
-    let index = if index.starts_with("sparse+") {
-        index
-    } else {
-        format!("sparse+{index}")
-    };
-    Some((cargo_name, index))
-}
-
-/// `CARGO_REGISTRIES_<NAME>_...`: cargo's environment spelling of a registry name.
-fn env_name(cargo_name: &str) -> String {
-    cargo_name
-        .chars()
-        .map(|c| {
-            if c == '-' {
-                '_'
-            } else {
-                c.to_ascii_uppercase()
-            }
-        })
-        .collect()
-}
-
 pub(super) fn execute(
     cx: &Context<'_>,
     product: &ProductPlan,
@@ -189,9 +164,9 @@ pub(super) fn execute(
     let registry = product
         .registry_name
         .as_deref()
-        .and_then(|name| cargo_registry(cx, name));
+        .and_then(|name| cargo_registry_of(&cx.repo.config.config, name));
     let token_var = match &registry {
-        Some((cargo_name, _)) => format!("CARGO_REGISTRIES_{}_TOKEN", env_name(cargo_name)),
+        Some(registry) => registry.token_var(),
         None => "CARGO_REGISTRY_TOKEN".to_string(),
     };
     let has_long_lived = std::env::var_os(&token_var).is_some_and(|v| !v.is_empty());
@@ -232,11 +207,9 @@ pub(super) fn execute(
         if let Some(manifest) = &product.manifest {
             cmd.arg("--manifest-path").arg(cx.repo.root.join(manifest));
         }
-        if let Some((cargo_name, index)) = &registry {
-            cmd.args(["--registry", cargo_name]).env(
-                format!("CARGO_REGISTRIES_{}_INDEX", env_name(cargo_name)),
-                index,
-            );
+        if let Some(registry) = &registry {
+            cmd.args(["--registry", &registry.cargo_name])
+                .env(registry.index_var(), &registry.index);
         }
         if let Some(token) = &token {
             cmd.env(&token_var, token);
@@ -263,17 +236,7 @@ pub(super) fn execute(
             continue;
         }
         // Dependants resolve only once the index shows it.
-        let visible = wait_until(cx.index_timeout, || {
-            exists(cx, &endpoint, &item.name, &item.version)
-        })?;
-        if !visible {
-            entry.action = "failed".to_string();
-            entry.detail = format!(
-                "published, but {label} did not show {} {} within {} s; run `publish --execute` again once it does (it is skipped then), or raise [release] index-timeout",
-                item.name,
-                item.version,
-                cx.index_timeout.as_secs()
-            );
+        if !await_visible(cx, &endpoint, &mut entry, &label)? {
             failed = Some(item.name.clone());
             items.push(entry);
             continue;
@@ -295,27 +258,6 @@ pub(super) fn execute(
         items.push(entry);
     }
     Ok(items)
-}
-
-fn exists(cx: &Context<'_>, endpoint: &Endpoint, name: &str, version: &str) -> Result<bool> {
-    cx.prober
-        .probe(endpoint.clone())
-        .exists(name, version)
-        .map_err(|e| anyhow::anyhow!("reading {endpoint} for {name} {version}: {e}"))
-}
-
-/// Fill in the `.crate`'s URL and checksum from the index.
-fn describe(cx: &Context<'_>, endpoint: &Endpoint, entry: &mut RecordItem) {
-    if let Ok(Some(published)) = cx
-        .prober
-        .probe(endpoint.clone())
-        .find(&entry.name, &entry.version)
-    {
-        if let Some(file) = published.files.first() {
-            entry.url = file.url.clone();
-            entry.sha256 = file.hashes.get("sha256").cloned().unwrap_or_default();
-        }
-    }
 }
 
 #[cfg(test)]

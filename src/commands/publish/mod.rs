@@ -116,6 +116,9 @@ pub struct Item {
     /// Python: files of VERSION already on the index (skipped file by file).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub present: Vec<String>,
+    /// Go: the tag that releases the module.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 /// One product's part of the release.
@@ -276,8 +279,8 @@ pub fn run(repo: &Repo, request: &PublishRequest, out: &Output) -> Result<()> {
     if !out.json() {
         crate::report::stdout(&secrets.redact(&plan.to_string()));
     }
-    let record = execute(&cx, &plan);
-    let path = record::write(&repo.root, &record)?;
+    let mut record = execute(&cx, &plan);
+    let path = record::write(&repo.root, &mut record)?;
     record::step_summary(&record, &secrets)?;
     if out.json() {
         out.emit_json(&record)?;
@@ -471,6 +474,18 @@ fn plan_product(
         Ecosystem::Go => plan.registry = "git tags".to_string(),
         Ecosystem::Assets => plan.registry = "GitHub release".to_string(),
     }
+    if !cx.repo.config.config.release.github_release && !plan.assets.is_empty() {
+        // No GitHub release to attach them to: nothing to build or upload for them.
+        notes.push(format!(
+            "{}: its assets are not attached anywhere ([release] github-release = false)",
+            product.name
+        ));
+        plan.assets.clear();
+        if product.ecosystem == Ecosystem::Assets {
+            plan.build = None;
+            plan.registry = "nothing to publish ([release] github-release = false)".to_string();
+        }
+    }
     let items = match product.ecosystem {
         Ecosystem::Cargo => cargo::plan(cx, product, &plan, blockers),
         Ecosystem::Python => python::plan(cx, product, &plan, blockers),
@@ -531,9 +546,10 @@ fn go_items(
     vec![Item {
         kind: ItemKind::GoModule,
         name: module,
-        version: tag.name.clone(),
+        version: cx.version.to_string(),
         action,
         present: Vec::new(),
+        tag: Some(tag.name.clone()),
     }]
 }
 
@@ -579,7 +595,10 @@ impl fmt::Display for PublishPlan {
                 writeln!(f, "  build: {}", build.join(" "))?;
             }
             for item in &product.items {
-                let label = format!("{} {}", item.name, item.version);
+                let label = match &item.tag {
+                    Some(tag) => format!("{} {tag}", item.name),
+                    None => format!("{} {}", item.name, item.version),
+                };
                 writeln!(f, "  {label:<width$}  {}", item.action)?;
                 if !item.present.is_empty() && item.action == Action::Publish {
                     writeln!(
@@ -816,33 +835,33 @@ fn go_execute(cx: &Context<'_>, product: &ProductPlan) -> Result<Vec<RecordItem>
     let git = crate::git::Git::new(&cx.repo.root)?;
     let mut items = Vec::new();
     for item in &product.items {
-        let found = git.remote_tags(REMOTE, std::slice::from_ref(&item.version))?;
+        let tag = item.tag.clone().unwrap_or_default();
+        let found = git.remote_tags(REMOTE, std::slice::from_ref(&tag))?;
         let head = git.head()?;
         let mut entry = RecordItem::new(&product.name, "go-module", &item.name, &item.version);
         entry.registry = format!("git tag on {REMOTE}");
         match found.first() {
-            Some(tag) if tag.commit == head => {
+            Some(found) if found.commit == head => {
                 entry.action = match item.action {
                     Action::Publish => "published",
                     _ => "skipped",
                 }
                 .to_string();
-                entry.detail = format!("tag {} at {}", item.version, crate::git::short(&head));
+                entry.detail = format!("tag {tag} at {}", crate::git::short(&head));
                 cx.out.say(format!(
-                    "[{}] ✓ {} {}: tag on {REMOTE}",
+                    "[{}] ✓ {} {}: tag {tag} on {REMOTE}",
                     product.name, item.name, item.version
                 ));
             }
             other => {
                 entry.action = "failed".to_string();
                 entry.detail = match other {
-                    Some(tag) => format!(
-                        "tag {} on {REMOTE} is at {}, not HEAD {}",
-                        item.version,
-                        crate::git::short(&tag.commit),
+                    Some(found) => format!(
+                        "tag {tag} on {REMOTE} is at {}, not HEAD {}",
+                        crate::git::short(&found.commit),
                         crate::git::short(&head)
                     ),
-                    None => format!("tag {} is not on {REMOTE}", item.version),
+                    None => format!("tag {tag} is not on {REMOTE}"),
                 };
             }
         }
@@ -929,6 +948,62 @@ impl Credentials {
                 ))),
             }
         }
+    }
+}
+
+/// Whether the registry at `endpoint` has `name` `version` (a read error is an error, never "no").
+pub(crate) fn exists(
+    cx: &Context<'_>,
+    endpoint: &Endpoint,
+    name: &str,
+    version: &str,
+) -> Result<bool> {
+    cx.prober
+        .probe(endpoint.clone())
+        .exists(name, version)
+        .map_err(|e| anyhow::anyhow!("reading {endpoint} for {name} {version}: {e}"))
+}
+
+/// Wait, up to `[release] index-timeout`, until the registry shows what `entry` names; when it
+/// does not, mark `entry` failed with what to do and return false.
+pub(crate) fn await_visible(
+    cx: &Context<'_>,
+    endpoint: &Endpoint,
+    entry: &mut RecordItem,
+    label: &str,
+) -> Result<bool> {
+    let visible = wait_until(cx.index_timeout, || {
+        exists(cx, endpoint, &entry.name, &entry.version)
+    })?;
+    if !visible {
+        entry.action = "failed".to_string();
+        entry.detail = format!(
+            "published, but {label} did not show {} {} within {} s; run `publish --execute` again once it does (it is skipped then), or raise [release] index-timeout",
+            entry.name,
+            entry.version,
+            cx.index_timeout.as_secs()
+        );
+    }
+    Ok(visible)
+}
+
+/// Fill in the published file's URL and checksum (SHA-256, else npm's integrity) from the registry.
+pub(crate) fn describe(cx: &Context<'_>, endpoint: &Endpoint, entry: &mut RecordItem) {
+    let Ok(Some(published)) = cx
+        .prober
+        .probe(endpoint.clone())
+        .find(&entry.name, &entry.version)
+    else {
+        return;
+    };
+    let Some(file) = published.files.first() else {
+        return;
+    };
+    entry.url = file.url.clone();
+    if let Some(sha) = file.hashes.get("sha256") {
+        entry.sha256 = sha.clone();
+    } else if let (true, Some(integrity)) = (entry.sha256.is_empty(), &file.integrity) {
+        entry.detail = format!("integrity {integrity}");
     }
 }
 

@@ -10,8 +10,8 @@ use anyhow::{Context as _, Result};
 use super::cargo::registry_label;
 use super::runner::Runner;
 use super::{
-    build_assets, product_dir, wait_until, Action, Context, Credentials, Item, ItemKind,
-    ProductPlan, RecordItem,
+    await_visible, build_assets, describe, exists, product_dir, Action, Context, Credentials, Item,
+    ItemKind, ProductPlan, RecordItem,
 };
 use crate::registry::Endpoint;
 use crate::repo::{npm_package_name, Product, Repo};
@@ -57,6 +57,7 @@ pub(super) fn plan(
         version,
         action,
         present: Vec::new(),
+        tag: None,
     }]
 }
 
@@ -90,13 +91,6 @@ fn check_npm_oidc() -> Result<(), Problem> {
         Err(e) => Err(Problem::new(format!("cannot read npm's version: {e}"))
             .hint("check that `npm --version` works")),
     }
-}
-
-fn exists(cx: &Context<'_>, endpoint: &Endpoint, name: &str, version: &str) -> Result<bool> {
-    cx.prober
-        .probe(endpoint.clone())
-        .exists(name, version)
-        .map_err(|e| anyhow::anyhow!("cannot read {endpoint}: {e}"))
 }
 
 pub(super) fn execute(
@@ -164,17 +158,7 @@ pub(super) fn execute(
             items.push(entry);
             continue;
         }
-        let visible = wait_until(cx.index_timeout, || {
-            exists(cx, &endpoint, &item.name, &item.version)
-        })?;
-        if !visible {
-            entry.action = "failed".to_string();
-            entry.detail = format!(
-                "published, but {label} did not show {} {} within {} s; run `publish --execute` again once it does",
-                item.name,
-                item.version,
-                cx.index_timeout.as_secs()
-            );
+        if !await_visible(cx, &endpoint, &mut entry, &label)? {
             items.push(entry);
             continue;
         }
@@ -230,24 +214,6 @@ fn tarball_name(stdout: &str) -> Result<String> {
         .and_then(|v| v.as_str())
         .map(|f| f.rsplit('/').next().unwrap_or(f).to_string())
         .context("no `filename` in the first entry")
-}
-
-/// The tarball URL and its integrity from the packument.
-fn describe(cx: &Context<'_>, endpoint: &Endpoint, entry: &mut RecordItem) {
-    if let Ok(Some(published)) = cx
-        .prober
-        .probe(endpoint.clone())
-        .find(&entry.name, &entry.version)
-    {
-        if let Some(file) = published.files.first() {
-            entry.url = file.url.clone();
-            if entry.sha256.is_empty() {
-                if let Some(integrity) = &file.integrity {
-                    entry.detail = format!("integrity {integrity}");
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

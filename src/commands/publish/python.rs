@@ -95,6 +95,7 @@ pub(super) fn plan(
         version,
         action,
         present,
+        tag: None,
     }]
 }
 

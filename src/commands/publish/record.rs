@@ -14,7 +14,7 @@ use super::{record_path, ProductPlan, PublishPlan};
 use crate::secrets::Secrets;
 
 /// What one run of `publish --execute` did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Record {
     pub version: String,
     pub commit: String,
@@ -25,7 +25,7 @@ pub struct Record {
 }
 
 /// One artifact (or tag, or GitHub release) and what this run did with it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RecordItem {
     pub product: String,
     /// `tag`, `crate`, `wheel`, `sdist`, `npm-package`, `go-module`, `github-release`, `asset`.
@@ -42,8 +42,12 @@ pub struct RecordItem {
     pub sha256: String,
     /// When this run handled it (UTC, RFC 3339).
     pub time: String,
-    /// `published`, `skipped`, `failed` or `not-run`.
+    /// `published`, `skipped`, `failed` or `not-run`: what this run did.
     pub action: String,
+    /// When it was published: this run's `time`, or for a skipped item the time an earlier run of
+    /// the same version recorded (empty when no record says).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub published_at: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub detail: String,
 }
@@ -60,6 +64,7 @@ impl RecordItem {
             sha256: String::new(),
             time: now_rfc3339(),
             action: String::new(),
+            published_at: String::new(),
             detail: String::new(),
         }
     }
@@ -198,9 +203,51 @@ fn kind_name(kind: super::ItemKind) -> &'static str {
     }
 }
 
-/// Write the record (replacing the one of an earlier run of the same version) atomically.
-pub(super) fn write(root: &Path, record: &Record) -> Result<PathBuf> {
+/// Write the record atomically, replacing the one of an earlier run of the same version — after
+/// carrying over from it, for each item this run skipped, when it was published and its URL and
+/// checksum where this run did not learn them.
+pub(super) fn write(root: &Path, record: &mut Record) -> Result<PathBuf> {
     let path = record_path(root, &record.version);
+    let earlier: Option<Record> = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok());
+    for item in &mut record.items {
+        if item.action == "published" {
+            item.published_at = item.time.clone();
+            continue;
+        }
+        if item.action != "skipped" {
+            continue;
+        }
+        let Some(before) = earlier.as_ref().and_then(|e| {
+            e.items.iter().find(|b| {
+                (
+                    b.product.as_str(),
+                    b.kind.as_str(),
+                    b.name.as_str(),
+                    b.version.as_str(),
+                ) == (
+                    item.product.as_str(),
+                    item.kind.as_str(),
+                    item.name.as_str(),
+                    item.version.as_str(),
+                )
+            })
+        }) else {
+            continue;
+        };
+        item.published_at = if before.action == "published" {
+            before.time.clone()
+        } else {
+            before.published_at.clone()
+        };
+        if item.url.is_empty() {
+            item.url = before.url.clone();
+        }
+        if item.sha256.is_empty() {
+            item.sha256 = before.sha256.clone();
+        }
+    }
     let dir = path.parent().unwrap_or(root);
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut file = tempfile::NamedTempFile::new_in(dir)
