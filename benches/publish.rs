@@ -25,6 +25,9 @@
 #[allow(dead_code)] // the tests use the rest of it
 #[path = "../tests/support/generate.rs"]
 mod generate;
+mod support;
+
+use support::{env_usize, release_binary, stdout_of};
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -34,16 +37,6 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const REGISTRIES_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/registries.sh");
-
-fn env_usize(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
-        Err(_) => default,
-    }
-}
 
 /// Run a command to completion, timed; panic with its stdout and stderr when it fails.
 fn run(what: &str, cmd: &mut Command) -> (Duration, Output) {
@@ -61,57 +54,6 @@ fn run(what: &str, cmd: &mut Command) -> (Duration, Output) {
         String::from_utf8_lossy(&out.stderr)
     );
     (took, out)
-}
-
-fn stdout_of(program: impl AsRef<OsStr>, args: &[&str], dir: &Path) -> String {
-    let out = Command::new(program.as_ref())
-        .args(args)
-        .current_dir(dir)
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap_or_else(|e| panic!("running {:?} {args:?}: {e}", program.as_ref()));
-    assert!(
-        out.status.success(),
-        "{:?} {args:?} failed",
-        program.as_ref()
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// Build `shiplane` in release mode and return its path.
-fn release_binary(manifest_dir: &Path) -> PathBuf {
-    let cargo = generate::cargo();
-    let status = Command::new(&cargo)
-        .args(["build", "--release", "--bin", "shiplane"])
-        .current_dir(manifest_dir)
-        .status()
-        .expect("running cargo build --release");
-    assert!(
-        status.success(),
-        "cargo build --release --bin shiplane failed"
-    );
-    let target_dir = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => manifest_dir.join(dir),
-        None => {
-            let json = stdout_of(
-                &cargo,
-                &["metadata", "--format-version", "1", "--no-deps"],
-                manifest_dir,
-            );
-            let meta: serde_json::Value =
-                serde_json::from_str(&json).expect("cargo metadata printed JSON");
-            PathBuf::from(
-                meta["target_directory"]
-                    .as_str()
-                    .expect("cargo metadata has target_directory"),
-            )
-        }
-    };
-    let bin = target_dir
-        .join("release")
-        .join(format!("shiplane{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.is_file(), "{} was not built", bin.display());
-    bin
 }
 
 // --- the local registry ----------------------------------------------------------------------
