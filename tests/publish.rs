@@ -586,6 +586,21 @@ fn a_tag_at_another_commit_stops_everything_and_names_both_commits() {
         &run.stdout,
         &format!("tag node-v1.2.3 already exists on origin at {old}, but HEAD is {head}"),
     );
+    // For machines: one JSON document, the plan with its blockers, and exit 1.
+    let json = release.run(&["publish", "--format", "json"]);
+    json.fails_with(1);
+    let plan: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_has(
+        plan["blockers"][0]["message"].as_str().unwrap(),
+        &format!("already exists on origin at {old}"),
+    );
+    let node_tag = plan["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "node-v1.2.3")
+        .unwrap();
+    assert_eq!(node_tag["action"], "blocked");
 }
 
 fn registry_state_empty() -> RegistryState {

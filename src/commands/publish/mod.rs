@@ -316,9 +316,11 @@ fn blockers_result(plan: &PublishPlan, out: &Output) -> Result<()> {
     if plan.blockers.is_empty() {
         return Ok(());
     }
-    if !out.json() {
-        eprintln!("nothing was published: {} blocker(s)", plan.blockers.len());
+    if out.json() {
+        // The plan printed holds the blockers: one JSON document on stdout, exit 1.
+        return Err(Reported(1).into());
     }
+    eprintln!("nothing was published: {} blocker(s)", plan.blockers.len());
     Err(Problems::checks(plan.blockers.clone()).into())
 }
 
