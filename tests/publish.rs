@@ -5,8 +5,8 @@
 //! GitHub API is the only stand-in (tests/support/github_stub.rs), and the tests assert the exact
 //! requests it got.
 //!
-//! In these tests crates.io *is* the loopback registry: the run's CARGO_HOME replaces it (path
-//! dependencies of published crates refer to crates.io), as a release to the real one would.
+//! In these tests crates-io *is* the loopback registry: the run's CARGO_HOME replaces it (path
+//! dependencies of published crates refer to crates-io), as a release to the real one would.
 
 mod support;
 

@@ -349,15 +349,15 @@ struct Shiplane {
 
 impl Shiplane {
     fn new(work: &Path, base: &Path, registries: &LocalRegistries) -> Result<Shiplane> {
-        // In this rehearsal crates.io IS the loopback registry: path dependencies of published
-        // crates refer to crates.io, so without the replacement the second crate cannot resolve.
+        // In this rehearsal crates-io IS the loopback registry: path dependencies of published
+        // crates refer to crates-io, so without the replacement the second crate cannot resolve.
         let cargo_home = base.join("cargo-home");
         let registry_config =
             Path::new(registries.get("SHIPLANE_REG_CARGO_HOME")?).join("config.toml");
         let mut config = std::fs::read_to_string(&registry_config)
             .with_context(|| format!("reading {}", registry_config.display()))?;
         config.push_str(&format!(
-            "\n# The rehearsal's crates.io is the local registry.\n[source.crates-io]\nreplace-with = \"{}\"\n",
+            "\n# The rehearsal's crates-io is the local registry.\n[source.crates-io]\nreplace-with = \"{}\"\n",
             registries.get("SHIPLANE_REG_CARGO_NAME")?
         ));
         std::fs::create_dir_all(&cargo_home)

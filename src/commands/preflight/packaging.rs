@@ -240,7 +240,7 @@ fn cargo(ctx: &Ctx<'_>, out: &mut Vec<Check>) {
         other => other,
     };
     let mut run = package_with_cache(&args);
-    // With crates.io replaced by another registry (a mirror, or a rehearsal's local registry),
+    // With crates-io replaced by another registry (a mirror, or a rehearsal's local registry),
     // cargo wants to be told which one the package is for: ask again, naming it.
     if let Ok(o) = &run {
         if let Some(name) = replaced_crates_io(o) {
@@ -992,7 +992,7 @@ impl Rules {
     }
 }
 
-/// The registry crates.io is replaced with, when cargo refused to package because of it
+/// The registry crates-io is replaced with, when cargo refused to package because of it
 /// ("crates-io is replaced with remote registry NAME; include `--registry NAME` ...").
 fn replaced_crates_io(output: &std::process::Output) -> Option<String> {
     if output.status.success() {
