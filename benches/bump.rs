@@ -14,7 +14,7 @@
 mod generate;
 mod support;
 
-use support::{env_usize, release_binary, stdout_of};
+use support::{env_usize, release_binary, stdout_of, Samples, Unit};
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -39,37 +39,6 @@ fn run(cmd: &mut Command) -> Duration {
         String::from_utf8_lossy(&out.stderr)
     );
     took
-}
-
-#[derive(Default)]
-struct Samples(Vec<Duration>);
-
-impl Samples {
-    fn ms(&self) -> Vec<f64> {
-        let mut v: Vec<f64> = self.0.iter().map(|d| d.as_secs_f64() * 1e3).collect();
-        v.sort_by(f64::total_cmp);
-        v
-    }
-
-    fn median(&self) -> f64 {
-        let v = self.ms();
-        let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        }
-    }
-
-    fn row(&self, name: &str) -> String {
-        let v = self.ms();
-        format!(
-            "| {name} | {:.1} | {:.1} | {:.1} |",
-            self.median(),
-            v[0],
-            v[v.len() - 1]
-        )
-    }
 }
 
 fn main() {
@@ -120,12 +89,12 @@ fn main() {
     run(&mut cargo_cmd(&metadata_args));
     run(&mut cargo_cmd(&update_args));
 
-    let mut bump = Samples::default();
-    let mut dry_run = Samples::default();
-    let mut versions = Samples::default();
-    let mut metadata = Samples::default();
-    let mut update = Samples::default();
-    let mut floor = Samples::default();
+    let mut bump = Samples::new(Unit::Millis);
+    let mut dry_run = Samples::new(Unit::Millis);
+    let mut versions = Samples::new(Unit::Millis);
+    let mut metadata = Samples::new(Unit::Millis);
+    let mut update = Samples::new(Unit::Millis);
+    let mut floor = Samples::new(Unit::Millis);
     for i in 0..runs {
         patch += 1;
         let to = format!("1.0.{patch}");
@@ -142,14 +111,12 @@ fn main() {
             let b = time_bump();
             (b, m, u)
         };
-        bump.0.push(b);
-        metadata.0.push(m);
-        update.0.push(u);
-        floor.0.push(m + u);
-        dry_run
-            .0
-            .push(run(&mut shiplane_cmd(&["bump", "--dry-run", &after])));
-        versions.0.push(run(&mut shiplane_cmd(&["versions"])));
+        bump.push(b);
+        metadata.push(m);
+        update.push(u);
+        floor.push(m + u);
+        dry_run.push(run(&mut shiplane_cmd(&["bump", "--dry-run", &after])));
+        versions.push(run(&mut shiplane_cmd(&["versions"])));
     }
 
     // The lock must still agree with the manifests, and every location with the last version.

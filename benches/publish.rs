@@ -27,7 +27,7 @@
 mod generate;
 mod support;
 
-use support::{env_usize, release_binary, stdout_of};
+use support::{env_usize, release_binary, stdout_of, Samples, Unit};
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -318,38 +318,6 @@ const GIT_ENV: [(&str, &str); 6] = [
     ("GIT_CONFIG_NOSYSTEM", "1"),
 ];
 
-#[derive(Default)]
-struct Samples(Vec<Duration>);
-
-impl Samples {
-    fn secs(&self) -> Vec<f64> {
-        let mut v: Vec<f64> = self.0.iter().map(Duration::as_secs_f64).collect();
-        v.sort_by(f64::total_cmp);
-        v
-    }
-
-    fn median(&self) -> f64 {
-        let v = self.secs();
-        let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        }
-    }
-
-    fn row(&self, name: &str) -> String {
-        let v = self.secs();
-        format!(
-            "| {name} | {:.2} | {:.2} | {:.2} | {} |",
-            self.median(),
-            v[0],
-            v[v.len() - 1],
-            v.len()
-        )
-    }
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is accepted and ignored.
     let crates = env_usize("PUBLISH_BENCH_CRATES", 30);
@@ -380,7 +348,7 @@ fn main() {
             !text.contains("published to"),
             "the second run published something:\n{text}"
         );
-        rerun.0.push(again);
+        rerun.push(again);
         ws.registry.assert_all_published(crates, "1.0.0");
         eprintln!(
             "  shiplane publish --execute: {:.2} s (again: {:.2} s)",
@@ -402,18 +370,18 @@ fn main() {
         took
     };
 
-    let mut shiplane_samples = Samples::default();
-    let mut cargo_samples = Samples::default();
-    let mut rerun = Samples::default();
+    let mut shiplane_samples = Samples::new(Unit::Seconds);
+    let mut cargo_samples = Samples::new(Unit::Seconds);
+    let mut rerun = Samples::new(Unit::Seconds);
     let started = Instant::now();
     for i in 0..runs {
         eprintln!("run {}/{runs}", i + 1);
         if i % 2 == 0 {
-            shiplane_samples.0.push(time_shiplane(&mut rerun));
-            cargo_samples.0.push(time_cargo());
+            shiplane_samples.push(time_shiplane(&mut rerun));
+            cargo_samples.push(time_cargo());
         } else {
-            cargo_samples.0.push(time_cargo());
-            shiplane_samples.0.push(time_shiplane(&mut rerun));
+            cargo_samples.push(time_cargo());
+            shiplane_samples.push(time_shiplane(&mut rerun));
         }
     }
     let total = started.elapsed();

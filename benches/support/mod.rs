@@ -5,6 +5,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// The cargo binary: `$CARGO` (set by cargo for benches), else `cargo`.
 pub fn cargo() -> std::ffi::OsString {
@@ -71,4 +72,69 @@ pub fn release_binary(manifest_dir: &Path) -> PathBuf {
         .join(format!("shiplane{}", std::env::consts::EXE_SUFFIX));
     assert!(bin.is_file(), "{} was not built", bin.display());
     bin
+}
+
+/// How a benchmark's table shows its times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Milliseconds, one decimal: `| name | median | min | max |`.
+    Millis,
+    /// Seconds, two decimals, and the number of runs: `| name | median | min | max | runs |`.
+    Seconds,
+}
+
+/// The wall times of one measured command.
+#[derive(Debug)]
+pub struct Samples {
+    pub times: Vec<Duration>,
+    unit: Unit,
+}
+
+impl Samples {
+    pub fn new(unit: Unit) -> Samples {
+        Samples {
+            times: Vec::new(),
+            unit,
+        }
+    }
+
+    pub fn push(&mut self, took: Duration) {
+        self.times.push(took);
+    }
+
+    /// The times in the table's unit, ascending.
+    fn sorted(&self) -> Vec<f64> {
+        let scale = match self.unit {
+            Unit::Millis => 1e3,
+            Unit::Seconds => 1.0,
+        };
+        let mut v: Vec<f64> = self.times.iter().map(|d| d.as_secs_f64() * scale).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+
+    /// The median, in the table's unit.
+    pub fn median(&self) -> f64 {
+        let v = self.sorted();
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    }
+
+    /// The table row of `name`.
+    pub fn row(&self, name: &str) -> String {
+        let v = self.sorted();
+        let (low, high) = (v[0], v[v.len() - 1]);
+        match self.unit {
+            Unit::Millis => format!("| {name} | {:.1} | {low:.1} | {high:.1} |", self.median()),
+            Unit::Seconds => format!(
+                "| {name} | {:.2} | {low:.2} | {high:.2} | {} |",
+                self.median(),
+                v.len()
+            ),
+        }
+    }
 }

@@ -12,8 +12,8 @@ use anyhow::Result;
 
 use super::runner::Runner;
 use super::{
-    await_visible, describe, exists, Action, Context, Credentials, Item, ItemKind, ProductPlan,
-    RecordItem,
+    await_visible, describe, Action, Context, Credentials, Item, ItemKind, ProductPlan, RecordItem,
+    Target,
 };
 use crate::registry::cargo::cargo_registry_of;
 use crate::registry::{probe_all, ProbeRequest};
@@ -154,13 +154,11 @@ fn find_cycle<'a>(deps: &BTreeMap<&'a str, Vec<&'a str>>, done: &BTreeSet<&str>)
 pub(super) fn execute(
     cx: &Context<'_>,
     product: &ProductPlan,
+    target: &Target,
     credentials: &Credentials,
     runner: &Runner<'_>,
 ) -> Result<Vec<RecordItem>> {
-    let Some(endpoint) = product.endpoint.clone() else {
-        anyhow::bail!("{}: no registry endpoint", product.name);
-    };
-    let label = registry_label(product);
+    let label = &target.label;
     let registry = product
         .registry_name
         .as_deref()
@@ -182,12 +180,12 @@ pub(super) fn execute(
             items.push(entry);
             continue;
         }
-        let already = matches!(item.action, Action::Skip(_))
-            || exists(cx, &endpoint, &item.name, &item.version)?;
-        if already {
+        // The plan read the registry just now; a crate published since is caught by cargo's
+        // "already exists" below.
+        if matches!(item.action, Action::Skip(_)) {
             entry.action = "skipped".to_string();
             entry.detail = format!("already on {label}");
-            describe(cx, &endpoint, &mut entry);
+            describe(cx, target, &mut entry);
             runner.out.say(format!(
                 "{}- {} {} already on {label}",
                 runner.prefix, item.name, item.version
@@ -236,12 +234,11 @@ pub(super) fn execute(
             continue;
         }
         // Dependants resolve only once the index shows it.
-        if !await_visible(cx, &endpoint, &mut entry, &label)? {
+        if !await_visible(cx, target, &mut entry)? {
             failed = Some(item.name.clone());
             items.push(entry);
             continue;
         }
-        describe(cx, &endpoint, &mut entry);
         if conflict && !ran.success {
             entry.action = "skipped".to_string();
             entry.detail = format!("already on {label} (cargo said so)");

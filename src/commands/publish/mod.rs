@@ -758,13 +758,20 @@ fn publish_product(
         out: cx.out,
         prefix: format!("[{}] ", product.name),
     };
-    let result = match product.ecosystem {
-        Ecosystem::Cargo => cargo::execute(cx, product, credentials, &runner),
-        Ecosystem::Python => python::execute(cx, product, credentials, &runner),
-        Ecosystem::Npm => npm::execute(cx, product, credentials, &runner),
-        Ecosystem::Go => go_execute(cx, product),
+    let target = product.endpoint.clone().map(|endpoint| Target {
+        endpoint,
+        label: cargo::registry_label(product),
+    });
+    let result = match (product.ecosystem, &target) {
+        (Ecosystem::Cargo, Some(t)) => cargo::execute(cx, product, t, credentials, &runner),
+        (Ecosystem::Python, Some(t)) => python::execute(cx, product, t, credentials, &runner),
+        (Ecosystem::Npm, Some(t)) => npm::execute(cx, product, t, &runner),
+        (Ecosystem::Cargo | Ecosystem::Python | Ecosystem::Npm, None) => {
+            Err(anyhow::anyhow!("{}: no registry endpoint", product.name))
+        }
+        (Ecosystem::Go, _) => go_execute(cx, product),
         // Built when its GitHub release needs the files (see `github`).
-        Ecosystem::Assets => Ok(Vec::new()),
+        (Ecosystem::Assets, _) => Ok(Vec::new()),
     };
     match result {
         Ok(items) => items,
@@ -953,51 +960,58 @@ impl Credentials {
     }
 }
 
-/// Whether the registry at `endpoint` has `name` `version` (a read error is an error, never "no").
-pub(crate) fn exists(
-    cx: &Context<'_>,
-    endpoint: &Endpoint,
-    name: &str,
-    version: &str,
-) -> Result<bool> {
-    cx.prober
-        .probe(endpoint.clone())
-        .exists(name, version)
-        .map_err(|e| anyhow::anyhow!("reading {endpoint} for {name} {version}: {e}"))
-}
-
-/// Wait, up to `[release] index-timeout`, until the registry shows what `entry` names; when it
-/// does not, mark `entry` failed with what to do and return false.
+/// Wait, up to `[release] index-timeout`, until the registry shows what `entry` names, and fill in
+/// its URL and checksum from what the registry says (one read per poll). When it does not show
+/// it in time, mark `entry` failed with what to do and return false.
 pub(crate) fn await_visible(
     cx: &Context<'_>,
-    endpoint: &Endpoint,
+    target: &Target,
     entry: &mut RecordItem,
-    label: &str,
 ) -> Result<bool> {
+    let mut found = None;
     let visible = wait_until(cx.index_timeout, || {
-        exists(cx, endpoint, &entry.name, &entry.version)
+        found = cx
+            .prober
+            .probe(target.endpoint.clone())
+            .find(&entry.name, &entry.version)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "reading {} for {} {}: {e}",
+                    target.endpoint,
+                    entry.name,
+                    entry.version
+                )
+            })?;
+        Ok(found.is_some())
     })?;
-    if !visible {
-        entry.action = "failed".to_string();
-        entry.detail = format!(
-            "published, but {label} did not show {} {} within {} s; run `publish --execute` again once it does (it is skipped then), or raise [release] index-timeout",
-            entry.name,
-            entry.version,
-            cx.index_timeout.as_secs()
-        );
+    match found {
+        Some(published) => fill_from(&published, entry),
+        None => {
+            entry.action = "failed".to_string();
+            entry.detail = format!(
+                "published, but {} did not show {} {} within {} s; run `publish --execute` again once it does (it is skipped then), or raise [release] index-timeout",
+                target.label,
+                entry.name,
+                entry.version,
+                cx.index_timeout.as_secs()
+            );
+        }
     }
     Ok(visible)
 }
 
 /// Fill in the published file's URL and checksum (SHA-256, else npm's integrity) from the registry.
-pub(crate) fn describe(cx: &Context<'_>, endpoint: &Endpoint, entry: &mut RecordItem) {
-    let Ok(Some(published)) = cx
+pub(crate) fn describe(cx: &Context<'_>, target: &Target, entry: &mut RecordItem) {
+    if let Ok(Some(published)) = cx
         .prober
-        .probe(endpoint.clone())
+        .probe(target.endpoint.clone())
         .find(&entry.name, &entry.version)
-    else {
-        return;
-    };
+    {
+        fill_from(&published, entry);
+    }
+}
+
+fn fill_from(published: &crate::registry::Published, entry: &mut RecordItem) {
     let Some(file) = published.files.first() else {
         return;
     };
@@ -1007,6 +1021,12 @@ pub(crate) fn describe(cx: &Context<'_>, endpoint: &Endpoint, entry: &mut Record
     } else if let (true, Some(integrity)) = (entry.sha256.is_empty(), &file.integrity) {
         entry.detail = format!("integrity {integrity}");
     }
+}
+
+/// Where a product is published: the endpoint read and its short name for messages.
+pub(crate) struct Target {
+    pub endpoint: Endpoint,
+    pub label: String,
 }
 
 /// Wait until `done()` says yes, polling with a growing pause, up to `timeout`.

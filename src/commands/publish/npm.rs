@@ -10,8 +10,8 @@ use anyhow::{Context as _, Result};
 use super::cargo::registry_label;
 use super::runner::Runner;
 use super::{
-    await_visible, build_assets, describe, exists, product_dir, Action, Context, Credentials, Item,
-    ItemKind, ProductPlan, RecordItem,
+    await_visible, build_assets, describe, product_dir, Action, Context, Item, ItemKind,
+    ProductPlan, RecordItem, Target,
 };
 use crate::registry::Endpoint;
 use crate::repo::{npm_package_name, Product, Repo};
@@ -36,7 +36,12 @@ pub(super) fn plan(
     let Some(endpoint) = plan.endpoint.clone() else {
         return Vec::new();
     };
-    let action = match exists(cx, &endpoint, &name, &version) {
+    let answer = cx
+        .prober
+        .probe(endpoint.clone())
+        .exists(&name, &version)
+        .map_err(|e| anyhow::anyhow!("cannot read {endpoint}: {e}"));
+    let action = match answer {
         Ok(true) => Action::Skip(format!("already on {}", registry_label(plan))),
         Ok(false) => Action::Publish,
         Err(e) => {
@@ -96,23 +101,20 @@ fn check_npm_oidc() -> Result<(), Problem> {
 pub(super) fn execute(
     cx: &Context<'_>,
     product: &ProductPlan,
-    _credentials: &Credentials,
+    target: &Target,
     runner: &Runner<'_>,
 ) -> Result<Vec<RecordItem>> {
-    let Some(endpoint) = product.endpoint.clone() else {
-        anyhow::bail!("{}: no registry endpoint", product.name);
-    };
-    let label = registry_label(product);
+    let (endpoint, label) = (&target.endpoint, &target.label);
     let mut items = Vec::new();
     for item in &product.items {
         let mut entry = RecordItem::new(&product.name, "npm-package", &item.name, &item.version);
         entry.registry = label.clone();
-        if matches!(item.action, Action::Skip(_))
-            || exists(cx, &endpoint, &item.name, &item.version)?
-        {
+        // The plan read the registry just now; a version published since is caught by npm's
+        // conflict answer below.
+        if matches!(item.action, Action::Skip(_)) {
             entry.action = "skipped".to_string();
             entry.detail = format!("already on {label}");
-            describe(cx, &endpoint, &mut entry);
+            describe(cx, target, &mut entry);
             runner.out.say(format!(
                 "{}- {} {} already on {label}",
                 runner.prefix, item.name, item.version
@@ -124,7 +126,7 @@ pub(super) fn execute(
         std::fs::create_dir_all(&out_dir)
             .with_context(|| format!("creating {}", out_dir.display()))?;
         let dir = product_dir(cx.repo, product);
-        let mut pack = npm(&endpoint, &dir);
+        let mut pack = npm(endpoint, &dir);
         pack.args(["pack", "--json", "--pack-destination"])
             .arg(&out_dir);
         let packed = runner.check(&mut pack)?;
@@ -137,7 +139,7 @@ pub(super) fn execute(
         } else {
             prerelease_tag(cx, &product.name)
         };
-        let mut publish = npm(&endpoint, &dir);
+        let mut publish = npm(endpoint, &dir);
         publish
             .arg("publish")
             .arg(&tarball)
@@ -158,11 +160,10 @@ pub(super) fn execute(
             items.push(entry);
             continue;
         }
-        if !await_visible(cx, &endpoint, &mut entry, &label)? {
+        if !await_visible(cx, target, &mut entry)? {
             items.push(entry);
             continue;
         }
-        describe(cx, &endpoint, &mut entry);
         entry.action = if conflict { "skipped" } else { "published" }.to_string();
         entry.detail = format!("dist-tag {dist_tag}");
         runner.out.say(format!(

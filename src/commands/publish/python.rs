@@ -12,7 +12,7 @@ use super::cargo::registry_label;
 use super::runner::Runner;
 use super::{
     build_assets, product_dir, wait_until, Action, Context, Credentials, Item, ItemKind,
-    ProductPlan, RecordItem,
+    ProductPlan, RecordItem, Target,
 };
 use crate::registry::{Endpoint, PublishedFile};
 use crate::repo::{python_project_name, Product};
@@ -119,18 +119,16 @@ fn files_on_index(
 pub(super) fn execute(
     cx: &Context<'_>,
     product: &ProductPlan,
+    target: &Target,
     credentials: &Credentials,
     runner: &Runner<'_>,
 ) -> Result<Vec<RecordItem>> {
-    let Some(endpoint) = product.endpoint.clone() else {
-        anyhow::bail!("{}: no registry endpoint", product.name);
-    };
-    let label = registry_label(product);
+    let (endpoint, label) = (&target.endpoint, &target.label);
     let mut items = Vec::new();
     for item in &product.items {
         if matches!(item.action, Action::Skip(_)) {
-            for file in files_on_index(cx, &endpoint, &item.name, &item.version)? {
-                let mut entry = file_entry(product, item, &file.filename, &label);
+            for file in files_on_index(cx, endpoint, &item.name, &item.version)? {
+                let mut entry = file_entry(product, item, &file.filename, label);
                 entry.action = "skipped".to_string();
                 entry.detail = format!("already on {label}");
                 entry.url = file.url.clone();
@@ -158,14 +156,15 @@ pub(super) fn execute(
         }
         let has_long_lived = std::env::var_os("TWINE_PASSWORD").is_some_and(|v| !v.is_empty());
         let mut token: Option<String> = None;
+        // What the index has now (read once); each upload is then waited for on its own.
+        let on_index = files_on_index(cx, endpoint, &item.name, &item.version)?;
         for path in built {
             let filename = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let mut entry = file_entry(product, item, &filename, &label);
+            let mut entry = file_entry(product, item, &filename, label);
             entry.sha256 = crate::checksum::sha256_file(&path)?;
-            let on_index = files_on_index(cx, &endpoint, &item.name, &item.version)?;
             if let Some(file) = on_index.iter().find(|f| f.filename == filename) {
                 entry.action = "skipped".to_string();
                 entry.url = file.url.clone();
@@ -211,12 +210,14 @@ pub(super) fn execute(
                 items.push(entry);
                 return Ok(items);
             }
-            let visible = wait_until(cx.index_timeout, || {
-                Ok(files_on_index(cx, &endpoint, &item.name, &item.version)?
-                    .iter()
-                    .any(|f| f.filename == filename))
+            let mut listed = None;
+            wait_until(cx.index_timeout, || {
+                listed = files_on_index(cx, endpoint, &item.name, &item.version)?
+                    .into_iter()
+                    .find(|f| f.filename == filename);
+                Ok(listed.is_some())
             })?;
-            if !visible {
+            let Some(file) = listed else {
                 entry.action = "failed".to_string();
                 entry.detail = format!(
                     "uploaded, but {label} did not list {filename} within {} s; run `publish --execute` again once it does",
@@ -224,13 +225,8 @@ pub(super) fn execute(
                 );
                 items.push(entry);
                 return Ok(items);
-            }
-            if let Some(file) = files_on_index(cx, &endpoint, &item.name, &item.version)?
-                .iter()
-                .find(|f| f.filename == filename)
-            {
-                entry.url = file.url.clone();
-            }
+            };
+            entry.url = file.url;
             entry.action = if conflict { "skipped" } else { "published" }.to_string();
             runner.out.say(format!(
                 "{}✓ {filename} {} to {label}",
